@@ -1,0 +1,154 @@
+"""Measuring what a method costs: the memory autograd keeps for backward, and time.
+
+Introduced in lesson 03 (``retain_graph`` and what it keeps alive); lesson 06 and
+``benchmarks/compute_once.py`` use both halves.
+
+* :func:`saved_tensor_bytes` counts the bytes of the tensors autograd saves for backward while a
+  function runs. It depends only on shapes and dtypes, so its output is the same on every run and may be
+  compared by nbval.
+* :func:`time_methods` times several functions, interleaved so that drift of the machine affects all
+  of them alike, and reports medians. Timings vary: print them only in cells marked
+  ``# NBVAL_IGNORE_OUTPUT``, and compare ratios, not absolute times.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+__all__ = ["Timing", "format_bytes", "saved_tensor_bytes", "time_call", "time_methods"]
+
+
+def _storage_key(t: torch.Tensor) -> tuple[str, int]:
+    storage = t.untyped_storage()
+    return (str(t.device), storage.data_ptr())
+
+
+def _tensors(exclude: Iterable[torch.Tensor] | Mapping[str, torch.Tensor] | torch.nn.Module) -> list[torch.Tensor]:
+    if isinstance(exclude, torch.nn.Module):
+        return list(exclude.parameters()) + list(exclude.buffers())
+    if isinstance(exclude, Mapping):
+        exclude = exclude.values()
+    if isinstance(exclude, torch.Tensor):
+        return [exclude]
+    items = list(exclude)
+    for t in items:
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"exclude must hold tensors, got a {type(t).__name__}")
+    return items
+
+
+def saved_tensor_bytes(
+    fn: Callable[[], Any],
+    exclude: Iterable[torch.Tensor] | Mapping[str, torch.Tensor] | torch.nn.Module = (),
+) -> int:
+    """Bytes of the tensors autograd saves for backward while ``fn()`` runs.
+
+    Every tensor an operation saves for its backward passes through a pack hook of
+    :class:`torch.autograd.graph.saved_tensors_hooks`; this adds up the sizes of their storages,
+    counting each storage once (several views of one tensor, or one tensor saved by several
+    operations, cost its memory once) and leaving out the storages of ``exclude`` — usually the
+    model's parameters, which live in memory anyway.
+
+    Args:
+        fn: a function without arguments that runs the forward pass (and may call backward).
+        exclude: tensors, a name -> tensor mapping, or a module (its parameters and buffers).
+
+    Returns:
+        The number of bytes, an ``int``.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    skip = {_storage_key(t) for t in _tensors(exclude)}
+    seen: dict[tuple[str, int], int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        key = _storage_key(t)
+        if key not in skip and key not in seen:
+            seen[key] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
+def format_bytes(n: int) -> str:
+    """``1536`` -> ``'1.5 KiB'``: a byte count for people, rounded to one decimal."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock times of repeated calls, in seconds."""
+
+    times: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    def __repr__(self) -> str:
+        m = self.median
+        shown = f"{m * 1e3:.3f} ms" if m < 1 else f"{m:.3f} s"
+        return f"median {shown} over {len(self.times)} runs"
+
+
+def _sync(device: torch.device | str | None) -> None:
+    if device is not None and torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_call(fn: Callable[[], Any], *, repeat: int = 15, warmup: int = 3,
+              device: torch.device | str | None = None) -> Timing:
+    """Time ``fn()``: ``warmup`` untimed calls, then the median of ``repeat`` timed ones.
+
+    On a CUDA ``device`` each timed call is bracketed by ``torch.cuda.synchronize``, so the time
+    covers the GPU's work, not only the launching of it.
+    """
+    return time_methods({"fn": fn}, repeat=repeat, warmup=warmup, device=device)["fn"]
+
+
+def time_methods(
+    methods: Mapping[str, Callable[[], Any]],
+    *,
+    repeat: int = 15,
+    warmup: int = 3,
+    device: torch.device | str | None = None,
+) -> dict[str, Timing]:
+    """Time several functions fairly: warm each up, then run rounds in which every function runs
+    once, in an order that rotates from round to round, and report each one's median.
+
+    Raises:
+        ValueError: no methods, or ``repeat`` < 1 or ``warmup`` < 0.
+    """
+    if not methods:
+        raise ValueError("time_methods needs at least one method")
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f"need repeat >= 1 and warmup >= 0, got repeat={repeat}, warmup={warmup}")
+    names = list(methods)
+    for name in names:
+        if not callable(methods[name]):
+            raise TypeError(f"method {name!r} is not callable")
+        for _ in range(warmup):
+            methods[name]()
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeat):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order:
+            _sync(device)
+            start = time.perf_counter()
+            methods[name]()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {n: Timing(tuple(times[n])) for n in names}

@@ -1,0 +1,49 @@
+"""Where the project lives: the one place its public address is written.
+
+The README's badges, the Colab bootstrap cell at the top of every lesson and the instructor's guide
+all derive from these constants; ``tests/test_links.py`` fails when a copy disagrees.
+"""
+
+from __future__ import annotations
+
+#: The repository's public home.
+REPO_URL = "https://github.com/autograd-workshop/autograd-workshop"
+#: The branch the badges and the Colab bootstrap point at.
+BRANCH = "main"
+#: ``owner/name`` as GitHub, Binder and Colab spell it.
+REPO_SLUG = REPO_URL.removeprefix("https://github.com/")
+
+
+def colab_url(notebook_path: str) -> str:
+    """The "Open in Colab" address of a notebook, given its path in the repository."""
+    return f"https://colab.research.google.com/github/{REPO_SLUG}/blob/{BRANCH}/{notebook_path}"
+
+
+def binder_url(urlpath: str = "lab/tree/notebooks") -> str:
+    """The Binder address that builds the repository and opens JupyterLab at ``urlpath``."""
+    return f"https://mybinder.org/v2/gh/{REPO_SLUG}/{BRANCH}?urlpath={urlpath}"
+
+
+#: The first code cell of every lesson, word for word (``tests/test_notebooks.py`` checks it;
+#: ``python3 workshop.py notebooks`` writes it into the lesson sources). Locally it only makes
+#: ``helpers`` importable; on Colab, which opens one notebook without the repository, it first fetches
+#: the repository and installs what Colab lacks. ``AUTOGRAD_WORKSHOP_REPO`` overrides the address
+#: (the offline test points it at a local clone).
+BOOTSTRAP_CELL = f'''\
+# Setup, the same in every lesson: make the workshop's `helpers` importable.
+# On Colab, which opens this notebook alone, it first fetches the repository.
+import os, sys, subprocess
+from pathlib import Path
+
+if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "{REPO_URL}")
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "{BRANCH}", repo,
+                    "autograd-workshop"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
+                    "autograd-workshop/requirements-colab.txt"], check=True)
+for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
+    if (root / "helpers" / "__init__.py").is_file():
+        sys.path.insert(0, str(root))
+        break
+else:
+    raise RuntimeError("helpers/ not found: start Jupyter from the repository (see README)")'''

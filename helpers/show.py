@@ -1,0 +1,50 @@
+"""Printing tensors and code so that a stored output is the same on every device and run.
+
+Introduced in lesson 01. ``print(w.grad)`` shows ``device='cuda:0'`` on a GPU and every digit of
+float rounding noise; :func:`fmt` prints values rounded, without the device, so that the stored
+output of a cell is the same on a laptop's CPU and on a GPU. :func:`show_source` prints a helper's
+code in a lesson, so that a lesson can teach code that a benchmark also runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+__all__ = ["fmt", "show_source"]
+
+
+def _number(v: float, decimals: int) -> str:
+    r = round(float(v), decimals)
+    return repr(r + 0.0)  # "+ 0.0" turns -0.0 into 0.0
+
+
+def fmt(value: Any, decimals: int = 4) -> str:
+    """A tensor, number or None as short text, rounded to ``decimals``.
+
+    ``fmt(torch.tensor([1.0, 2.5]))`` is ``'[1.0, 2.5]'``; a 0-dim tensor or a float gives one number;
+    ``None`` gives ``'None'``. Nested lists keep their shape.
+    """
+    if value is None:
+        return "None"
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        value = value.double().tolist() if value.is_floating_point() else value.tolist()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt(v, decimals) for v in value) + "]"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _number(value, decimals)
+    raise TypeError(f"fmt takes a tensor, a number, a list of them or None, got {type(value).__name__}")
+
+
+def show_source(obj: Callable[..., Any] | type) -> None:
+    """Print the source code of a function or class (the lesson shows the code a helper runs)."""
+    print(textwrap.dedent(inspect.getsource(obj)).rstrip())

@@ -1,0 +1,69 @@
+"""helpers.device and helpers.show."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.device import DEVICE_ENV, describe, pick_device, seed_everything
+from helpers.show import fmt, show_source
+
+
+def test_pick_device_default(monkeypatch):
+    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert pick_device().type == expected
+
+
+def test_pick_device_environment_override(monkeypatch):
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
+    assert pick_device() == torch.device("cpu")
+    assert pick_device("cpu") == torch.device("cpu")
+
+
+def test_pick_device_refuses_bad_and_unavailable(monkeypatch):
+    with pytest.raises(ValueError, match="not a device"):
+        pick_device("gpu please")
+    with pytest.raises(ValueError, match="only 'cpu' and 'cuda'"):
+        pick_device("meta")
+    if not torch.cuda.is_available():
+        monkeypatch.setenv(DEVICE_ENV, "cuda")
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            pick_device()
+
+
+def test_seed_everything_repeats_all_generators():
+    def draw():
+        return random.random(), float(np.random.rand()), torch.rand(3).tolist()
+
+    seed_everything(123)
+    first = draw()
+    seed_everything(123)
+    assert draw() == first
+    with pytest.raises(ValueError):
+        seed_everything(-1)
+    with pytest.raises(ValueError):
+        seed_everything(1.5)
+
+
+def test_describe_cpu():
+    assert describe(torch.device("cpu")).startswith("cpu (")
+
+
+def test_fmt():
+    assert fmt(torch.tensor([1.0, 2.5, -0.0, 1 / 3])) == "[1.0, 2.5, 0.0, 0.3333]"
+    assert fmt(torch.tensor(3.0)) == "3.0"
+    assert fmt(torch.tensor([[1, 2], [3, 4]])) == "[[1, 2], [3, 4]]"
+    assert fmt(torch.tensor(-1e-9)) == "0.0"
+    assert fmt(2.123456, decimals=2) == "2.12"
+    assert fmt(None) == "None"
+    assert fmt(torch.tensor([True, False])) == "[True, False]"
+    assert fmt(torch.ones(2, requires_grad=True) * 2) == "[2.0, 2.0]"
+    with pytest.raises(TypeError):
+        fmt("text")
+
+
+def test_show_source(capsys):
+    show_source(fmt)
+    assert capsys.readouterr().out.startswith("def fmt(value")

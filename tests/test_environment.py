@@ -1,0 +1,81 @@
+"""requirements.txt (pip), environment.yml (conda, Binder) and requirements-colab.txt agree."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# pip name -> conda-forge name, where they differ
+CONDA_NAME = {"torch": "pytorch-cpu", "graphviz": "python-graphviz"}
+# conda-only entries: the interpreter, pip itself, and Graphviz's `dot` program
+CONDA_ONLY = {"python", "pip", "graphviz"}
+
+
+def pip_pins(path):
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"{path.name}: {line!r} is not pinned with =="
+            pins[name.lower()] = version
+    return pins
+
+
+def conda_specs():
+    """(conda dependencies, pip-section dependencies) of environment.yml, without a YAML parser."""
+    conda, pip, in_pip = {}, {}, False
+    text = (ROOT / "environment.yml").read_text()
+    for line in text.split("\ndependencies:\n", 1)[1].splitlines():
+        if re.match(r"^\s{2}- pip:\s*$", line):
+            in_pip = True
+            continue
+        m = re.match(r"^\s{6}- ([\w.-]+)==([\w.]+)\s*$", line)
+        if in_pip and m:
+            pip[m[1].lower()] = m[2]
+            continue
+        m = re.match(r"^\s{2}- ([\w.-]+)(?:=([\w.*]+))?\s*$", line)
+        if m:
+            in_pip = False
+            conda[m[1].lower()] = m[2]
+    return conda, pip
+
+
+def test_requirements_pin_every_package_exactly_and_torch_first():
+    pins = pip_pins(ROOT / "requirements.txt")
+    assert pins["torch"] == "2.13.0"
+    assert len(pins) >= 10
+
+
+def test_environment_names_the_same_packages_with_compatible_versions():
+    pins = pip_pins(ROOT / "requirements.txt")
+    conda, pip = conda_specs()
+    assert set(pip) & set(conda) == set(), "a package is in both the conda and the pip section"
+    assert CONDA_ONLY <= set(conda)
+    assert set(pip) <= set(pins), f"pip section names packages requirements.txt lacks: {set(pip) - set(pins)}"
+    # conda's bare `graphviz` is the dot program; python-graphviz stands for pip's graphviz
+    assert {CONDA_NAME.get(p, p) for p in pins if p not in pip} == set(conda) - CONDA_ONLY
+    for name, version in pins.items():
+        if name in pip:
+            assert pip[name] == version, f"{name}: {pip[name]} in environment.yml, {version} in requirements.txt"
+            continue
+        spec = conda[CONDA_NAME.get(name, name)]
+        assert spec, f"{name} is not pinned in environment.yml"
+        assert version == spec or version.startswith(spec + "."), (
+            f"{name}: {spec} in environment.yml does not match {version} in requirements.txt")
+
+
+def test_environment_is_conda_forge_only_and_cpu_only():
+    text = (ROOT / "environment.yml").read_text()
+    channels = re.search(r"channels:\n((?:\s+- .+\n)+)", text)[1]
+    assert [c.strip("- ").strip() for c in channels.splitlines()] == ["conda-forge", "nodefaults"]
+    assert "pytorch-cpu" in text and "cuda" not in text.replace("# ", "").split("dependencies:")[1]
+    assert re.search(r"^\s+- graphviz\s*$", text, re.M), "Graphviz's dot program"
+
+
+def test_colab_requirements_are_pinned_as_in_requirements():
+    pins = pip_pins(ROOT / "requirements.txt")
+    colab = pip_pins(ROOT / "requirements-colab.txt")
+    assert "torchviz" in colab and "torch" not in colab, "Colab has its own torch: never replace it"
+    for name, version in colab.items():
+        assert pins[name] == version

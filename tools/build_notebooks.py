@@ -1,0 +1,102 @@
+"""Build the lesson notebooks from their sources: ``lessons/NN_name.py`` -> ``notebooks/NN_name.ipynb``.
+
+Run it as ``python3 workshop.py notebooks`` (or ``.venv/bin/python tools/build_notebooks.py [NN ...]``).
+Each lesson's py:percent source (jupytext) is executed top to bottom in a fresh kernel, with the
+working directory set to ``notebooks/``, exactly as a learner's kernel starts; then its metadata is
+normalised (kernelspec, language name and the jupytext pairing only; cell ids from the cell's position;
+no timing metadata) and the notebook is written. Building twice in a row gives identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from helpers.project import BOOTSTRAP_CELL  # noqa: E402
+LESSONS = ROOT / "lessons"
+NOTEBOOKS = ROOT / "notebooks"
+PAIRING = "notebooks//ipynb,lessons//py:percent"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+#: Environment of the kernels that build the stored outputs: the CPU, whatever this machine has, so
+#: that the stored outputs are the ones a learner without a GPU sees.
+BUILD_ENV = {"AUTOGRAD_WORKSHOP_DEVICE": "cpu", "PYTHONHASHSEED": "0"}
+
+
+def lesson_sources(selected: list[str] | None = None) -> list[Path]:
+    """The lesson sources, in order; ``selected`` narrows them by number or name prefix."""
+    sources = sorted(LESSONS.glob("[0-9][0-9]_*.py"))
+    if selected:
+        sources = [s for s in sources if any(s.stem.startswith(k) for k in selected)]
+    return sources
+
+
+def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
+    """Minimal, deterministic metadata: what JupyterLab needs to pick the kernel, and no more."""
+    nb.metadata = nbformat.from_dict({
+        "jupytext": {"formats": PAIRING},
+        "kernelspec": dict(KERNELSPEC),
+        "language_info": {"name": "python"},
+    })
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    number = stem.split("_", 1)[0]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"l{number}-c{i:02d}"
+        # only tags are kept (nbval reads none, learners see none); jupytext's layout hints and
+        # nbclient's timings go
+        cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k == "tags"})
+    return nb
+
+
+def sync_bootstrap(source: Path) -> nbformat.NotebookNode:
+    """Read a lesson source, making its first code cell the project's bootstrap cell (rewriting the
+    source if it differed), so that the cell is written once, in ``helpers/project.py``."""
+    nb = jupytext.read(source)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    if first.source != BOOTSTRAP_CELL:
+        first.source = BOOTSTRAP_CELL
+        jupytext.write(nb, source, fmt="py:percent")
+        nb = jupytext.read(source)
+    return nb
+
+
+def build(source: Path, timeout: int = 120) -> tuple[Path, float]:
+    """Execute one lesson source and write its notebook; returns the path and the seconds it took."""
+    nb = sync_bootstrap(source)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    env = {**os.environ, **BUILD_ENV}
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    start = time.perf_counter()
+    client.execute(env=env)
+    seconds = time.perf_counter() - start
+    target = NOTEBOOKS / (source.stem + ".ipynb")
+    nbformat.write(normalise(nb, source.stem), target)
+    return target, seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lessons", nargs="*", help="lesson numbers or name prefixes (default: all)")
+    args = parser.parse_args(argv)
+    sources = lesson_sources(args.lessons)
+    if not sources:
+        print(f"no lesson sources match {args.lessons} in {LESSONS}", file=sys.stderr)
+        return 1
+    NOTEBOOKS.mkdir(exist_ok=True)
+    for source in sources:
+        target, seconds = build(source)
+        print(f"{target.relative_to(ROOT)}: executed in {seconds:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
