@@ -5,7 +5,7 @@ One job per module, each introduced by a lesson:
 * :mod:`helpers.device` (lesson 01): pick CPU or CUDA, seed every generator.
 * :mod:`helpers.graphs` (lesson 01): draw an autograd graph; its text form states the graph.
 * :mod:`helpers.exercises` (lesson 01): check exercise answers, with hints.
-* :mod:`helpers.show` (lesson 01): print tensors rounded and device-free; print a helper's code.
+* :mod:`helpers.show` (lesson 01): print tensors rounded and device-free, errors as stable text, a helper's code.
 * :mod:`helpers.compare` (lesson 02): compare gradients from several methods, as a table and a plot.
 * :mod:`helpers.measure` (lesson 03): saved-for-backward bytes, fair timings.
 * :mod:`helpers.compute_once` (lesson 06): the four ways to backpropagate through ``f(x, y)`` twice.
@@ -17,13 +17,14 @@ from helpers.device import pick_device, seed_everything
 from helpers.exercises import check
 from helpers.graphs import draw_graph
 from helpers.measure import format_bytes, saved_tensor_bytes, time_call, time_methods
-from helpers.show import fmt, show_source
+from helpers.show import expect_error, fmt, show_source
 
 __all__ = [
     "check",
     "collect_grads",
     "compare_gradients",
     "draw_graph",
+    "expect_error",
     "fmt",
     "format_bytes",
     "pick_device",

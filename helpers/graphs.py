@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["GraphEdge", "GraphNode", "GraphPicture", "draw_graph", "graphviz_available"]
+__all__ = ["GraphEdge", "GraphNode", "GraphPanel", "GraphPicture", "draw_graph", "graphviz_available", "side_by_side"]
 
 #: Above this many nodes the plain-text form shows a summary and the first nodes only.
 TEXT_NODE_LIMIT = 60
@@ -380,23 +380,70 @@ def _torchviz_dot(items, named, out_names, show_attrs, show_saved, max_attr_char
     return dot
 
 
+def _emit(dot: Any, picture: GraphPicture, prefix: str = "n") -> None:
+    """Add ``picture``'s nodes and edges to the Graphviz graph ``dot``, in torchviz's colours."""
+    for node in picture.nodes:
+        if node.shape is None:
+            dot.node(f"{prefix}{node.index}", node.label)
+        else:
+            dot.node(f"{prefix}{node.index}", f"{node.label}\n {_shape(node.shape)}", fillcolor=_FILL[node.kind])
+    for e in picture.edges:
+        if e.style == "saved":
+            dot.edge(f"{prefix}{e.target}", f"{prefix}{e.source}", dir="none")
+        elif e.style == "dotted":
+            dot.edge(f"{prefix}{e.source}", f"{prefix}{e.target}", style="dotted")
+        else:
+            dot.edge(f"{prefix}{e.source}", f"{prefix}{e.target}")
+
+
 def _our_dot(picture: GraphPicture):
     """The same picture as torchviz would draw, from our own walk (used when make_dot fails)."""
     from graphviz import Digraph
     from torchviz.dot import resize_graph
 
     dot = Digraph(node_attr=_NODE_ATTR, graph_attr=dict(size="12,12"))
-    for node in picture.nodes:
-        if node.shape is None:
-            dot.node(f"n{node.index}", node.label)
-        else:
-            dot.node(f"n{node.index}", f"{node.label}\n {_shape(node.shape)}", fillcolor=_FILL[node.kind])
-    for e in picture.edges:
-        if e.style == "saved":
-            dot.edge(f"n{e.target}", f"n{e.source}", dir="none")
-        elif e.style == "dotted":
-            dot.edge(f"n{e.source}", f"n{e.target}", style="dotted")
-        else:
-            dot.edge(f"n{e.source}", f"n{e.target}")
+    _emit(dot, picture)
     resize_graph(dot)
     return dot
+
+
+@dataclass
+class GraphPanel:
+    """Several autograd graphs side by side, each with a title (see :func:`side_by_side`)."""
+
+    pictures: dict[str, GraphPicture]
+    dot: Any = None
+    _png: bytes | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(f"== {title} ==\n{pic.text}" for title, pic in self.pictures.items())
+
+    def __repr__(self) -> str:
+        return "\n\n".join(f"== {title} ==\n{pic!r}" for title, pic in self.pictures.items())
+
+    png = GraphPicture.png
+    _repr_png_ = GraphPicture._repr_png_
+    save = GraphPicture.save
+    notes: list[str] = field(default_factory=list)
+
+
+def side_by_side(**pictures: GraphPicture) -> GraphPanel:
+    """Show graphs from :func:`draw_graph` next to each other, titled by the keyword names:
+    ``side_by_side(with_detach=draw_graph(a), without=draw_graph(b))``. Underscores in the names
+    become spaces. The text form lists each graph under its title."""
+    if not pictures:
+        raise ValueError("side_by_side needs at least one graph")
+    for title, pic in pictures.items():
+        if not isinstance(pic, GraphPicture):
+            raise TypeError(f"{title}: expected a picture from draw_graph, got {type(pic).__name__}")
+    from graphviz import Digraph
+
+    titled = {title.replace("_", " "): pic for title, pic in pictures.items()}
+    dot = Digraph(node_attr=_NODE_ATTR, graph_attr=dict(size="12,12"))
+    for i, (title, pic) in enumerate(titled.items()):
+        with dot.subgraph(name=f"cluster_{i}") as sub:
+            sub.attr(label=title, fontname="sans-serif", fontsize="12", color="gray")
+            _emit(sub, pic, prefix=f"g{i}n")
+    notes = [INSTALL_HINT] if not graphviz_available() else []
+    return GraphPanel(titled, dot, notes=notes)

@@ -5,7 +5,8 @@ Introduced in lesson 03 (``retain_graph`` and what it keeps alive); lesson 06 an
 
 * :func:`saved_tensor_bytes` counts the bytes of the tensors autograd saves for backward while a
   function runs. It depends only on shapes and dtypes, so its output is the same on every run and may be
-  compared by nbval.
+  compared by nbval. :class:`SavedTensorTracker` also tells how much of that a graph still holds
+  later (after ``backward()``, with or without ``retain_graph``).
 * :func:`time_methods` times several functions, interleaved so that drift of the machine affects all
   of them alike, and reports medians. Timings vary: print them only in cells marked
   ``# NBVAL_IGNORE_OUTPUT``, and compare ratios, not absolute times.
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import statistics
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-__all__ = ["Timing", "format_bytes", "saved_tensor_bytes", "time_call", "time_methods"]
+__all__ = ["SavedTensorTracker", "Timing", "format_bytes", "saved_tensor_bytes", "time_call", "time_methods"]
 
 
 def _storage_key(t: torch.Tensor) -> tuple[str, int]:
@@ -41,6 +43,66 @@ def _tensors(exclude: Iterable[torch.Tensor] | Mapping[str, torch.Tensor] | torc
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"exclude must hold tensors, got a {type(t).__name__}")
     return items
+
+
+class _Saved:
+    """What the pack hook returns: holds the saved tensor. A weak reference to it tells whether the
+    graph still keeps the tensor (autograd drops it when backward frees the graph)."""
+
+    __slots__ = ("tensor", "__weakref__")
+
+    def __init__(self, tensor: torch.Tensor):
+        self.tensor = tensor
+
+
+class SavedTensorTracker:
+    """Watch the tensors autograd saves for backward while the ``with`` block runs.
+
+    ``total_bytes`` is what was saved; :meth:`held_bytes` is what the graphs still hold *now* (after a
+    ``backward()`` that freed its graph, 0; after ``backward(retain_graph=True)``, everything). Each
+    storage counts once, and the storages of ``exclude`` (usually the parameters) not at all::
+
+        with SavedTensorTracker(exclude=model) as saved:
+            loss = model(x).sum()
+        loss.backward(retain_graph=True)
+        saved.held_bytes()   # still all of saved.total_bytes
+    """
+
+    def __init__(self, exclude: Iterable[torch.Tensor] | Mapping[str, torch.Tensor] | torch.nn.Module = ()):
+        self._skip = {_storage_key(t) for t in _tensors(exclude)}
+        self._seen: dict[tuple[str, int], int] = {}
+        self._holders: list[tuple[weakref.ref, tuple[str, int]]] = []
+        self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
+
+    def _pack(self, t: torch.Tensor) -> Any:
+        key = _storage_key(t)
+        if key in self._skip:
+            return t
+        self._seen.setdefault(key, t.untyped_storage().nbytes())
+        holder = _Saved(t.detach())  # detached: a saved output must not hold its own grad_fn (a cycle)
+        self._holders.append((weakref.ref(holder), key))
+        return holder
+
+    @staticmethod
+    def _unpack(packed: Any) -> torch.Tensor:
+        return packed.tensor if isinstance(packed, _Saved) else packed
+
+    def __enter__(self) -> SavedTensorTracker:
+        self._hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._hooks.__exit__(*exc)
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes of every storage saved for backward inside the block."""
+        return sum(self._seen.values())
+
+    def held_bytes(self) -> int:
+        """Bytes of the saved storages that some graph still holds now."""
+        alive = {key for ref, key in self._holders if ref() is not None}
+        return sum(self._seen[key] for key in alive)
 
 
 def saved_tensor_bytes(
@@ -64,18 +126,9 @@ def saved_tensor_bytes(
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    skip = {_storage_key(t) for t in _tensors(exclude)}
-    seen: dict[tuple[str, int], int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        key = _storage_key(t)
-        if key not in skip and key not in seen:
-            seen[key] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with SavedTensorTracker(exclude) as tracker:
         fn()
-    return sum(seen.values())
+    return tracker.total_bytes
 
 
 def format_bytes(n: int) -> str:

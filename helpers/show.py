@@ -4,18 +4,21 @@ Introduced in lesson 01. ``print(w.grad)`` shows ``device='cuda:0'`` on a GPU an
 float rounding noise; :func:`fmt` prints values rounded, without the device, so that the stored
 output of a cell is the same on a laptop's CPU and on a GPU. :func:`show_source` prints a helper's
 code in a lesson, so that a lesson can teach code that a benchmark also runs.
+:func:`expect_error` shows an error a lesson talks about, as a stable one-paragraph message.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 
-__all__ = ["fmt", "show_source"]
+__all__ = ["error_message", "expect_error", "fmt", "show_source"]
 
 
 def _number(v: float, decimals: int) -> str:
@@ -48,3 +51,32 @@ def fmt(value: Any, decimals: int = 4) -> str:
 def show_source(obj: Callable[..., Any] | type) -> None:
     """Print the source code of a function or class (the lesson shows the code a helper runs)."""
     print(textwrap.dedent(inspect.getsource(obj)).rstrip())
+
+
+_DEVICE_TYPE = re.compile(r"torch\.cuda\.(\w+Tensor)")
+
+
+def error_message(exc: BaseException) -> str:
+    """``"TypeName: message"`` without what differs between machines: the device in tensor type
+    names (``torch.cuda.FloatTensor`` -> ``torch.FloatTensor``), PyTorch's "Hint: …" and
+    "(Triggered internally at /path/…)" tails, wrapped at 100 columns."""
+    text = _DEVICE_TYPE.sub(r"torch.\1", str(exc)).split("\n")[0]
+    text = re.split(r"\s*(?:Hint:|\(Triggered internally at)", text)[0].strip()
+    return textwrap.fill(f"{type(exc).__name__}: {text}", width=100, subsequent_indent="    ")
+
+
+@contextmanager
+def expect_error(*types: type[BaseException]) -> Iterator[None]:
+    """Run a block that must fail, and print the error instead of a traceback.
+
+    ``with expect_error(RuntimeError): y.backward()`` prints ``RuntimeError: …`` (see
+    :func:`error_message`). It raises ``AssertionError`` when the block does *not* fail, so a lesson
+    that claims an error cannot silently stop showing one.
+    """
+    expected = types or (Exception,)
+    try:
+        yield
+    except expected as exc:
+        print(error_message(exc))
+    else:
+        raise AssertionError(f"expected {' or '.join(t.__name__ for t in expected)}, but nothing was raised")

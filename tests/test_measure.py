@@ -85,3 +85,34 @@ def test_time_methods_bad_arguments():
         time_methods({"a": lambda: None}, repeat=0)
     with pytest.raises(TypeError, match="not callable"):
         time_methods({"a": 3})
+
+
+def test_tracker_sees_backward_free_or_retain_the_graph():
+    from helpers.measure import SavedTensorTracker
+
+    lin = torch.nn.Linear(8, 16)
+    x = torch.randn(4, 8)
+    for retain, expected_held in ((False, 0), (True, 256)):
+        with SavedTensorTracker(exclude=lin) as saved:
+            loss = torch.tanh(lin(x)).sum()  # saves x (excluded? no: x is data, 128 B) and tanh's output
+        assert saved.total_bytes == 128 + 256
+        assert saved.held_bytes() == 128 + 256
+        loss.backward(retain_graph=retain)
+        # x stays referenced by this test, so its storage cannot be told apart from a held one:
+        # only tanh's output (256 B) measures what the graph keeps
+        assert saved.held_bytes() - (128 if retain else 0) == expected_held
+        del loss
+        assert saved.held_bytes() == 0
+
+
+def test_tracker_gradients_unchanged():
+    from helpers.measure import SavedTensorTracker
+
+    a = torch.randn(5, requires_grad=True)
+    (a.sin() * a.exp()).sum().backward()
+    expected = a.grad.clone()
+    a.grad = None
+    with SavedTensorTracker():
+        loss = (a.sin() * a.exp()).sum()
+    loss.backward()
+    assert torch.equal(a.grad, expected)

@@ -61,8 +61,12 @@ def sync_bootstrap(source: Path) -> nbformat.NotebookNode:
     source if it differed), so that the cell is written once, in ``helpers/project.py``."""
     nb = jupytext.read(source)
     first = next(c for c in nb.cells if c.cell_type == "code")
-    if first.source != BOOTSTRAP_CELL:
+    header = {"formats": PAIRING}
+    if (first.source != BOOTSTRAP_CELL or nb.metadata.get("kernelspec") != KERNELSPEC
+            or nb.metadata.get("jupytext", {}).get("formats") != PAIRING):
         first.source = BOOTSTRAP_CELL
+        nb.metadata["kernelspec"] = dict(KERNELSPEC)
+        nb.metadata["jupytext"] = header  # drops the "-all" filters of a source written without a header
         jupytext.write(nb, source, fmt="py:percent")
         nb = jupytext.read(source)
     return nb

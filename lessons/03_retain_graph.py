@@ -1,0 +1,318 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: notebooks//ipynb,lessons//py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/autograd-workshop/autograd-workshop/blob/main/notebooks/03_retain_graph.ipynb)
+#
+# # 03 · retain_graph: backpropagating twice
+#
+# The seed question of this workshop wants to backpropagate through `f(x, y)` twice. The first thing
+# that gets in the way is that, by default, **a graph can be used for backward only once**. This lesson
+# shows why, what `retain_graph=True` keeps alive and what it costs, and the classic bug it leads to.
+#
+# **You will learn**
+# - why a second `backward()` fails (saved tensors are freed), and why some graphs happen not to fail;
+# - what `retain_graph=True` keeps in memory, measured;
+# - that several losses can share one `backward()` — same gradients, half the backward work;
+# - the difference between `retain_graph` and `create_graph`;
+# - the GAN trap: an optimizer step between two backward passes through one graph, and two correct orders.
+#
+# Time: about 30 minutes. Builds on [01](01_autograd_graph.ipynb) and [02](02_detach.ipynb).
+
+# %%
+# Setup, the same in every lesson: make the workshop's `helpers` importable.
+# On Colab, which opens this notebook alone, it first fetches the repository.
+import os, sys, subprocess
+from pathlib import Path
+
+if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "https://github.com/autograd-workshop/autograd-workshop")
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main", repo,
+                    "autograd-workshop"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
+                    "autograd-workshop/requirements-colab.txt"], check=True)
+for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
+    if (root / "helpers" / "__init__.py").is_file():
+        sys.path.insert(0, str(root))
+        break
+else:
+    raise RuntimeError("helpers/ not found: start Jupyter from the repository (see README)")
+
+# %%
+import torch
+from torch import nn
+
+from helpers import (check, collect_grads, compare_gradients, expect_error, fmt, format_bytes, pick_device,
+                     saved_tensor_bytes, seed_everything, time_methods)
+from helpers.measure import SavedTensorTracker
+
+device = pick_device()
+seed_everything(0)
+
+# %% [markdown]
+# ## 1. The second `backward()` fails
+#
+# During the forward pass, operations **save** what their backward will need: `w * w` saves both
+# factors, `exp` saves its output, a linear layer saves its input. `backward()` uses them once and then
+# frees them (and the graph with them), because most training loops never need them again.
+
+# %%
+w = torch.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
+loss = (w * w).sum()
+loss.backward()
+print("first backward: w.grad =", fmt(w.grad))
+
+with expect_error(RuntimeError):
+    loss.backward()
+
+# %% [markdown]
+# ### Some graphs don't fail — that is no licence
+#
+# Operations whose backward needs no saved tensor (`+`, `sum`: their gradients are just ones)
+# survive a second backward. Multiplying by a number already saves that number and fails:
+
+# %%
+for name, make in [("(w + 1).sum()", lambda: (w + 1).sum()),
+                   ("(w + w).sum()", lambda: (w + w).sum()),
+                   ("(w * 2).sum()", lambda: (w * 2).sum()),
+                   ("w.exp().sum()", lambda: w.exp().sum())]:
+    w.grad = None
+    out = make()
+    out.backward()
+    try:
+        out.backward()
+        print(f"{name:14} second backward works; w.grad is now {fmt(w.grad)} (accumulated twice)")
+    except RuntimeError:
+        print(f"{name:14} second backward fails")
+
+# %% [markdown]
+# Whether a second pass works depends on what every operation in the graph happens to save — an
+# implementation detail that changes when you edit the model. If you mean to backpropagate twice, say so.
+
+# %% [markdown]
+# ## 2. `retain_graph=True` and what it costs
+#
+# `backward(retain_graph=True)` keeps the saved tensors, so the graph can be used again. The price is
+# memory: everything the forward pass saved stays allocated until the graph itself is dropped.
+# `SavedTensorTracker` (from `helpers.measure`) watches the saved tensors and tells how many bytes a
+# graph still holds; the parameters are left out, since they are in memory anyway.
+
+# %%
+model = nn.Sequential(nn.Linear(64, 256), nn.Tanh(), nn.Linear(256, 256), nn.Tanh(), nn.Linear(256, 1)).to(device)
+x = torch.randn(128, 64, generator=torch.Generator().manual_seed(0)).to(device)
+
+for retain in (False, True):
+    with SavedTensorTracker(exclude=model) as saved:
+        loss = model(x).pow(2).mean()
+    before = saved.held_bytes()
+    loss.backward(retain_graph=retain)
+    print(f"retain_graph={retain!s:5}: held before backward {format_bytes(before)}, "
+          f"after {format_bytes(saved.held_bytes())}")
+    del loss
+print("after `del loss`:", format_bytes(saved.held_bytes()))
+model.zero_grad()
+
+# %% [markdown]
+# 288.5 KiB here: the input (128 × 64 floats, 32 KiB), the two hidden activations (128 × 256 floats,
+# 128 KiB each — each saved once, though both `Tanh` and the next `Linear` need it) and the last
+# layer's output that `pow` needs (0.5 KiB). In real networks saved activations are often the largest
+# memory cost of training. With `retain_graph=True` they stay until the last reference to the graph
+# (here `loss`) goes away.
+
+# %% [markdown]
+# ## 3. Several losses: one backward on the sum, or one each?
+#
+# A network with a shared trunk and two heads has two losses. Two ways to get the gradients:
+
+# %%
+trunk = nn.Sequential(nn.Linear(64, 256), nn.Tanh()).to(device)
+head1, head2 = nn.Linear(256, 1).to(device), nn.Linear(256, 1).to(device)
+params = {f"trunk.{n}": p for n, p in trunk.named_parameters()}
+params |= {f"head1.{n}": p for n, p in head1.named_parameters()}
+params |= {f"head2.{n}": p for n, p in head2.named_parameters()}
+trunk_passes = []
+
+
+def losses():
+    h = trunk(x)
+    h.register_hook(lambda g: trunk_passes.append(1))  # counts backward passes through the trunk
+    return head1(h).pow(2).mean(), (head2(h) - 1).abs().mean()
+
+
+def one_backward_on_the_sum():
+    l1, l2 = losses()
+    (l1 + l2).backward()
+
+
+def two_backwards():
+    l1, l2 = losses()
+    l1.backward(retain_graph=True)  # the trunk's saved tensors are needed again by l2
+    l2.backward()
+
+
+results = {}
+for method in (one_backward_on_the_sum, two_backwards):
+    for p in params.values():
+        p.grad = None
+    trunk_passes.clear()
+    method()
+    results[method.__name__] = collect_grads(params)
+    print(f"{method.__name__:24}: backward passes through the trunk = {len(trunk_passes)}")
+
+compare_gradients(results)
+
+# %% [markdown]
+# Same gradients (backward is linear: the gradient of a sum is the sum of the gradients), but the two
+# backward calls run the trunk's backward twice. The time it costs here, on this machine (timings vary,
+# so this cell's output is not compared):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+t = time_methods({"sum": one_backward_on_the_sum, "two": two_backwards}, repeat=20, warmup=3, device=device)
+print(f"two backward calls take {t['two'].median / t['sum'].median:.2f}x the time of one on the sum")
+
+# %% [markdown]
+# Use separate `backward` calls only when something must happen *between* them (section 5 shows where
+# that goes wrong) or when the losses' graphs do not fit in memory together.
+
+# %% [markdown]
+# ## 4. `create_graph` is not `retain_graph`
+#
+# - `retain_graph=True` keeps the *forward* graph so you can run backward through it again.
+# - `create_graph=True` also **records the backward pass itself** as a graph, so the gradient you get
+#   is differentiable: that is how you take gradients of gradients (lesson 04 builds a gradient penalty
+#   on it). It implies `retain_graph=True` unless you say otherwise.
+
+# %%
+z = torch.tensor(2.0, device=device, requires_grad=True)
+
+(g_retained,) = torch.autograd.grad(z ** 3, z, retain_graph=True)
+print("retain_graph: dz³/dz =", fmt(g_retained), "| requires_grad:", g_retained.requires_grad)
+
+(g_created,) = torch.autograd.grad(z ** 3, z, create_graph=True)
+(second,) = torch.autograd.grad(g_created, z)
+print("create_graph: dz³/dz =", fmt(g_created), "| requires_grad:", g_created.requires_grad,
+      "| d²z³/dz² = 6z =", fmt(second))
+
+# %% [markdown]
+# ## 5. The GAN trap: `step()` between two backward passes
+#
+# In a GAN, one discriminator output `D(G(z))` feeds two losses: the discriminator's (call the fake
+# *fake*) and the generator's (call it *real*). Reusing the graph with `retain_graph=True` and stepping
+# the discriminator's optimizer in between looks natural:
+
+# %%
+def make_gan():
+    seed_everything(1)
+    G = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 4)).to(device)
+    D = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).to(device)
+    return G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1)
+
+
+bce = nn.BCEWithLogitsLoss()
+noise = torch.randn(16, 4, generator=torch.Generator().manual_seed(2)).to(device)
+ones, zeros = torch.ones(16, 1, device=device), torch.zeros(16, 1, device=device)
+
+G, D, opt_g, opt_d = make_gan()
+out = D(G(noise))
+loss_d = bce(out, zeros)
+loss_d.backward(retain_graph=True)
+opt_d.step()  # updates D's weights IN PLACE ...
+loss_g = bce(out, ones)
+with expect_error(RuntimeError):
+    loss_g.backward()  # ... which this backward needs as they were
+
+# %% [markdown]
+# `retain_graph=True` kept the saved tensors, but among them are **D's weights** (to send a gradient back
+# to `G`, a linear layer needs its weight). `opt_d.step()` changed them in place, the version counter
+# noticed (lesson 02), and autograd refuses to compute a gradient from the new weights. Two correct orders:
+#
+# **A. Two forward passes of D** (the usual recipe, e.g. PyTorch's DCGAN example): train D on a
+# *detached* fake, step, then run D again for G's loss.
+
+# %%
+G, D, opt_g, opt_d = make_gan()
+fake = G(noise)
+opt_d.zero_grad()
+bce(D(fake.detach()), zeros).backward()  # no gradient into G
+opt_d.step()
+opt_g.zero_grad()
+bce(D(fake), ones).backward()  # a fresh forward of D, with its new weights
+opt_g.step()
+print("order A ran; G and D both updated")
+
+# %% [markdown]
+# **B. Both backward passes first, then both steps.** One forward of D; `inputs=` (lesson 04) sends
+# each loss's gradient only to the parameters it should train.
+
+# %%
+G, D, opt_g, opt_d = make_gan()
+out = D(G(noise))
+opt_d.zero_grad()
+opt_g.zero_grad()
+bce(out, ones).backward(inputs=list(G.parameters()), retain_graph=True)
+bce(out, zeros).backward(inputs=list(D.parameters()))
+opt_d.step()
+opt_g.step()
+print("order B ran; G and D both updated")
+
+# %% [markdown]
+# They are not the same algorithm: in A, G's loss sees the *updated* D; in B, both see the old one
+# (a simultaneous update). Both are correct code; the first snippet was not.
+
+# %% [markdown]
+# ## Summary
+#
+# | use this | when | remember |
+# |---|---|---|
+# | `loss.backward()` | once per graph, the usual case | frees the saved tensors |
+# | `backward(retain_graph=True)` | you really must run backward through the graph again | memory stays allocated until the graph is dropped |
+# | `(l1 + l2).backward()` | several losses, nothing to do between them | same gradients as separate calls, one pass |
+# | `create_graph=True` | gradients of gradients (penalties, meta-learning) | records the backward pass: more memory and time |
+# | detach, or both backwards before any `step()` | a graph shared by two optimizers (GANs) | `step()` modifies saved weights in place |
+#
+# Next: [04 · torch.autograd.grad](04_autograd_grad.ipynb) — gradients without `.grad`, and writing `.grad` yourself.
+
+# %% [markdown]
+# ## Exercises
+#
+# **03.1** `m = torch.tensor([1.0, -1.0, 2.0], requires_grad=True)`, `out = (m ** 2).sum()`. You call
+# `out.backward(retain_graph=True)` and then `out.backward()` without resetting `m.grad`. What is
+# `m.grad`? Give a list of numbers.
+
+# %%
+answer = None
+check("03.1", answer)
+
+# %% [markdown]
+# **03.2** For the model of section 2 (`model`, input `x`), how many bytes of saved tensors, parameters
+# excluded, does one forward pass `model(x).pow(2).mean()` keep for backward? Compute it with
+# `saved_tensor_bytes(fn, exclude=model)` and give the integer.
+
+# %%
+answer = None
+check("03.2", answer)
+
+# %% [markdown]
+# **03.3** Write `grads_of_two_losses(a)` that returns the gradient of `l1 + l2` with respect to `a`,
+# where `h = a.exp()`, `l1 = h.sum()` and `l2 = (h ** 2).sum()` — using **one** `backward()` call.
+# Start from `a.grad = None`.
+
+# %%
+def grads_of_two_losses(a):
+    return None  # your code
+
+
+check("03.3", grads_of_two_losses)
