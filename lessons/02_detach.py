@@ -130,7 +130,7 @@ w.grad = None
 right = w.detach().exp()
 print("right gradient exp(w):", fmt(right))
 print("after .data.clamp_   :", fmt(through_data))
-compare_gradients({"right": {"w": right}, ".data clamp_": {"w": through_data}})
+compare_gradients({"right": {"w": right}, ".data clamp_": {"w": through_data}}, decimals=4)
 
 # %% [markdown]
 # No error, no warning, two of three entries wrong. **Use `detach()`, never `.data`**: when your code is

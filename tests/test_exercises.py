@@ -92,6 +92,77 @@ WRONG = [
 ]
 
 
+def _flipped_assign(model, loss):
+    params = list(model.parameters())
+    for p, g in zip(params, torch.autograd.grad(loss, params)):
+        p.grad = -g
+
+
+def _flipped_wrong_sign(model, loss):
+    params = list(model.parameters())
+    for p, g in zip(params, torch.autograd.grad(loss, params)):
+        p.grad = g if p.grad is None else p.grad + g
+
+
+def _vjp_ones(fn, inp, u):
+    inp = inp.detach().requires_grad_(True)
+    return torch.autograd.grad(fn(inp).sum(), inp)[0]
+
+
+def _sign_plain(x):
+    return torch.sign(x)
+
+
+def _sign_detached(x):
+    return (x + (torch.sign(x) - x)).detach()
+
+
+def _two_backwards(a):
+    a.grad = None
+    h = a.exp()
+    h.sum().backward(retain_graph=True)
+    (h**2).sum().backward()
+    return a.grad
+
+
+def _only_l1(a):
+    a.grad = None
+    a.exp().sum().backward()
+    return a.grad
+
+
+WRONG += [
+    ("02.1", [2.0, 4.0, 6.0], "gradient of (p * p).sum()"),
+    ("02.1", [0, 0, 0], "only one factor is detached"),
+    ("02.1", [1.0, 2.0], "has 3 entries"),
+    ("02.2", _sign_plain, "the gradient is zero"),
+    ("02.2", _sign_detached, "does not require grad"),
+    ("02.3", "no_grad", "layers after the embedding"),
+    ("02.3", "eval", "gradients still flow"),
+    ("02.3", "freeze", "one of the strings"),
+    ("03.1", [2.0, -2.0, 4.0], "does not overwrite"),
+    ("03.2", 1, "saved_tensor_bytes"),
+    ("03.3", _two_backwards, "backward ran 2 times"),
+    ("03.3", _only_l1, "gradient of l1 only"),
+    ("04.1", False, "does it write anything"),
+    ("04.1", "None", "True or False"),
+    ("04.2", _vjp_ones, "grad_outputs=u"),
+    ("04.3", _flipped_assign, "lost its existing gradient"),
+    ("04.3", _flipped_wrong_sign, "sign is wrong"),
+]
+
+
+def test_03_2_hint_for_counting_parameters():
+    from torch import nn
+
+    from helpers.measure import saved_tensor_bytes
+
+    model = nn.Sequential(nn.Linear(64, 256), nn.Tanh(), nn.Linear(256, 256), nn.Tanh(), nn.Linear(256, 1))
+    x = torch.randn(128, 64)
+    with_params = saved_tensor_bytes(lambda: model(x).pow(2).mean())
+    assert "exclude=model" in check("03.2", with_params).message
+
+
 @pytest.mark.parametrize("exercise_id, answer, hint", WRONG, ids=[f"{w[0]}-{w[2][:20]}" for w in WRONG])
 def test_wrong_answers_get_specific_hints(exercise_id, answer, hint):
     feedback = check(exercise_id, answer)

@@ -1,0 +1,323 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: notebooks//ipynb,lessons//py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/autograd-workshop/autograd-workshop/blob/main/notebooks/04_autograd_grad.ipynb)
+#
+# # 04 · `torch.autograd.grad` and writing `.grad` yourself
+#
+# `loss.backward()` does two things at once: it computes gradients and **adds** them into `.grad` of
+# every leaf. `torch.autograd.grad` does only the first: it *returns* the gradients and touches nothing.
+# That separation gives you control: you decide what goes into `.grad`, with which sign, and when.
+#
+# **You will learn**
+# - that `autograd.grad` returns gradients and leaves `.grad` alone, while `backward()` accumulates;
+# - how to write gradients into `p.grad` by hand (None versus existing) and get exactly what `backward()` gives;
+# - `grad_outputs` for non-scalar outputs (vector–Jacobian products), `allow_unused` and `materialize_grads`,
+#   and `backward(inputs=...)`;
+# - `create_graph=True` for gradients of gradients: a WGAN-GP gradient penalty, checked numerically;
+# - the seed question's "one possibility": `autograd.grad` to intermediate tensors, then `autograd.backward`.
+#
+# Time: about 35 minutes. Builds on [03 · retain_graph](03_retain_graph.ipynb).
+
+# %%
+# Setup, the same in every lesson: make the workshop's `helpers` importable.
+# On Colab, which opens this notebook alone, it first fetches the repository.
+import os, sys, subprocess
+from pathlib import Path
+
+if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "https://github.com/autograd-workshop/autograd-workshop")
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main", repo,
+                    "autograd-workshop"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
+                    "autograd-workshop/requirements-colab.txt"], check=True)
+for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
+    if (root / "helpers" / "__init__.py").is_file():
+        sys.path.insert(0, str(root))
+        break
+else:
+    raise RuntimeError("helpers/ not found: start Jupyter from the repository (see README)")
+
+# %%
+import torch
+from torch import nn
+
+from helpers import check, collect_grads, compare_gradients, expect_error, fmt, pick_device, seed_everything
+
+device = pick_device()
+seed_everything(0)
+
+# %% [markdown]
+# ## 1. `autograd.grad` returns; `backward()` accumulates
+
+# %%
+w = torch.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
+
+(g,) = torch.autograd.grad((w ** 2).sum(), w)
+print("returned gradient:", fmt(g), "| w.grad after autograd.grad:", w.grad)
+
+(w ** 2).sum().backward()
+(w ** 2).sum().backward()
+print("w.grad after two backward() calls:", fmt(w.grad), "(= 2 × 2w)")
+w.grad = None
+
+# %% [markdown]
+# `autograd.grad(outputs, inputs)` takes the tensors to differentiate *with respect to* as an argument,
+# so it works for any tensor in the graph, leaf or not, and returns a tuple with one gradient per input.
+
+# %% [markdown]
+# ## 2. Writing `.grad` by hand
+#
+# An optimizer reads only `p.grad`; it does not care who wrote it. So you can compute gradients with
+# `autograd.grad`, change them as you like, and store them yourself. The one rule: **accumulate like
+# `backward()` does** — create `.grad` if it is `None`, add to it otherwise.
+
+# %%
+def accumulate_grads(params, grads):
+    """Add grads into p.grad the way backward() does."""
+    for p, g in zip(params, grads):
+        if g is None:
+            continue  # this parameter did not take part
+        if p.grad is None:
+            p.grad = g.detach().clone()
+        else:
+            p.grad += g.detach()
+
+
+def make_model():
+    seed_everything(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).to(device)
+
+
+x = torch.randn(16, 4, generator=torch.Generator().manual_seed(0)).to(device)
+y = torch.randn(16, 1, generator=torch.Generator().manual_seed(1)).to(device)
+loss_fn = nn.MSELoss()
+
+# Route 1: backward() and an optimizer step, two mini-batches accumulated
+model_a = make_model()
+opt_a = torch.optim.SGD(model_a.parameters(), lr=0.1)
+for xb, yb in ((x[:8], y[:8]), (x[8:], y[8:])):
+    loss_fn(model_a(xb), yb).backward()
+opt_a.step()
+
+# Route 2: autograd.grad, written into .grad by hand, then the same step
+model_b = make_model()
+opt_b = torch.optim.SGD(model_b.parameters(), lr=0.1)
+params_b = list(model_b.parameters())
+for xb, yb in ((x[:8], y[:8]), (x[8:], y[8:])):
+    grads = torch.autograd.grad(loss_fn(model_b(xb), yb), params_b)
+    accumulate_grads(params_b, grads)
+opt_b.step()
+
+compare_gradients({"backward() route": {n: p.detach() for n, p in model_a.named_parameters()},
+                   "by-hand route": {n: p.detach() for n, p in model_b.named_parameters()}})
+
+# %% [markdown]
+# The table compares the *parameters after the step*: identical. What goes wrong if you **assign**
+# instead of accumulating (`p.grad = g`)? The second mini-batch overwrites the first:
+
+# %%
+model_c = make_model()
+params_c = list(model_c.parameters())
+for xb, yb in ((x[:8], y[:8]), (x[8:], y[8:])):
+    for p, g in zip(params_c, torch.autograd.grad(loss_fn(model_c(xb), yb), params_c)):
+        p.grad = g  # wrong: forgets the first mini-batch
+compare_gradients({"backward()": collect_grads(model_a), "assigning p.grad = g": collect_grads(model_c)},
+                  decimals=4)
+
+# %% [markdown]
+# ## 3. Non-scalar outputs: `grad_outputs` and vector–Jacobian products
+#
+# A gradient needs a scalar to start from. For a vector output `v`, `autograd.grad(v, x)` has nothing to
+# start with and refuses:
+
+# %%
+A = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], device=device)
+xv = torch.tensor([1.0, -1.0], device=device, requires_grad=True)
+v = A @ xv  # 3 outputs, 2 inputs: the Jacobian is A (3 × 2)
+
+with expect_error(RuntimeError):
+    torch.autograd.grad(v, xv)
+
+# %% [markdown]
+# `grad_outputs=u` says "start from the vector `u`": the result is the **vector–Jacobian product**
+# `uᵀ J`, which is what backpropagation computes anyway (`backward()` on a scalar is the case `u = 1`).
+
+# %%
+u = torch.tensor([1.0, 0.0, 2.0], device=device)
+(vjp,) = torch.autograd.grad(v, xv, grad_outputs=u)
+J = torch.autograd.functional.jacobian(lambda t: A @ t, xv.detach())
+print("autograd.grad with grad_outputs:", fmt(vjp))
+print("u @ Jacobian                  :", fmt(u @ J), "| same:", torch.allclose(vjp, u @ J))
+
+# %% [markdown]
+# ## 4. Inputs that do not take part: `allow_unused`, `materialize_grads`
+#
+# Asking for the gradient with respect to a tensor the output does not depend on is an error by default
+# (often it is a bug: you forgot to use it). If it is intended, `allow_unused=True` returns `None` for it,
+# and `materialize_grads=True` returns zeros instead (handy when you add the gradients up).
+
+# %%
+used = torch.tensor(2.0, device=device, requires_grad=True)
+unused = torch.tensor(5.0, device=device, requires_grad=True)
+
+with expect_error(RuntimeError):
+    torch.autograd.grad(used ** 2, [used, unused])
+print("allow_unused=True     :", torch.autograd.grad(used ** 2, [used, unused], allow_unused=True)[1])
+print("materialize_grads=True:", fmt(torch.autograd.grad(used ** 2, [used, unused], materialize_grads=True)[1]))
+
+# %% [markdown]
+# ## 5. `backward(inputs=...)`: accumulate into some leaves only
+#
+# Between the two extremes there is `backward(inputs=[...])` (PyTorch 1.8+): it accumulates into `.grad`
+# like `backward()`, but only for the tensors you list. Lesson 03 used it to train a GAN's two networks
+# from one forward pass.
+
+# %%
+model_d = make_model()
+loss_fn(model_d(x), y).backward(inputs=list(model_d[2].parameters()))  # only the last layer
+for name, p in model_d.named_parameters():
+    print(f"{name:9} grad is None: {p.grad is None}")
+
+# %% [markdown]
+# ## 6. Gradients of gradients: a gradient penalty
+#
+# With `create_graph=True` the gradient is itself part of a graph, so a loss built from it can be
+# backpropagated. WGAN-GP (Gulrajani et al., 2017) adds to the critic's loss a penalty
+# `(‖∇ₓ̂ D(x̂)‖₂ − 1)²` at points `x̂` between real and fake samples:
+
+# %%
+def gradient_penalty(critic, real, fake, t):
+    x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
+    (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)  # differentiable gradient
+    return ((g.norm(2, dim=1) - 1) ** 2).mean()
+
+
+seed_everything(3)
+critic = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)).to(device).double()
+real = torch.randn(6, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64).to(device)
+fake = torch.randn(6, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64).to(device)
+t = torch.rand(6, 1, generator=torch.Generator().manual_seed(6), dtype=torch.float64).to(device)
+
+penalty = gradient_penalty(critic, real, fake, t)
+penalty.backward()
+print("penalty:", fmt(penalty), "| the critic's first weight got a gradient:", critic[0].weight.grad is not None)
+
+# %% [markdown]
+# Is that second-order gradient right? `torch.autograd.gradcheck` compares it with finite differences
+# (in float64) for every entry of the first layer's weight:
+
+# %%
+W0 = critic[0].weight.detach().clone().requires_grad_(True)
+
+
+def penalty_as_function_of_W0(W):
+    def critic_with(inp):
+        return critic[2](torch.tanh(nn.functional.linear(inp, W, critic[0].bias)))
+    return gradient_penalty(critic_with, real, fake, t)
+
+
+print("gradcheck:", torch.autograd.gradcheck(penalty_as_function_of_W0, (W0,)))
+
+# %% [markdown]
+# ## 7. The seed question's "one possibility"
+#
+# The question this workshop is built on: `x = g(a)` and `y = g(b)` come from a shared module `g`;
+# we want the gradients of `l1 = f(x.detach(), y)` **plus** those of `l2 = −f(x, y.detach())`, without
+# evaluating `f` twice. Its asker suggested: compute `f(x, y)` once, take its gradients with respect to
+# `x` and `y` with `autograd.grad`, and push them on into `g` yourself — `+∂f/∂y` through `y` (that is
+# `l1`) and `−∂f/∂x` through `x` (that is `l2`). `torch.autograd.backward(tensors, grad_tensors)` does
+# the pushing. Here with the seed's own numbers: a 1 × 1 linear `g` with weight 1, inputs 1 and 2,
+# `f = |x − y|`.
+
+# %%
+def seed_setup():
+    g = nn.Linear(1, 1, bias=False).to(device)
+    with torch.no_grad():
+        g.weight.fill_(1.0)
+    return g, torch.tensor([1.0], device=device), torch.tensor([2.0], device=device)
+
+
+def f(x, y):
+    return (x - y).abs().sum()
+
+
+# reference: two passes, as the question writes it
+g, a, b = seed_setup()
+x, y = g(a), g(b)
+f(x.detach(), y).backward(retain_graph=True)
+(-f(x, y.detach())).backward()
+print("two passes                 : weight grad", fmt(g.weight.grad))
+
+# one evaluation of f, autograd.grad to x and y, then autograd.backward into g
+g, a, b = seed_setup()
+x, y = g(a), g(b)
+gx, gy = torch.autograd.grad(f(x, y), [x, y])
+torch.autograd.backward([x, y], [-gx, gy])
+print("autograd.grad + backward   : weight grad", fmt(g.weight.grad))
+
+# %% [markdown]
+# Both give 3. (`autograd.grad` ran only the part of the graph between `f` and `x`, `y`, so `g`'s part
+# was still there for `autograd.backward` — no `retain_graph` needed.) Lesson 05 does the same with a
+# one-line hook, and lesson 06 compares all the methods on a larger model.
+
+# %% [markdown]
+# ## Summary
+#
+# | use this | when | remember |
+# |---|---|---|
+# | `torch.autograd.grad(out, inputs)` | you want gradients as values (to inspect, transform, combine) | returns a tuple; `.grad` is untouched |
+# | `p.grad = g` / `p.grad += g` | feeding hand-made gradients to an optimizer | accumulate: create if `None`, add otherwise |
+# | `grad_outputs=u` | the output is not a scalar | computes the vector–Jacobian product `uᵀJ` |
+# | `allow_unused=True` / `materialize_grads=True` | some inputs may not take part | `None` or zeros for them |
+# | `backward(inputs=[...])` | accumulate into some leaves only | PyTorch 1.8+ |
+# | `create_graph=True` | gradient penalties, meta-learning, Hessian-vector products | the gradient is differentiable; costs memory |
+# | `torch.autograd.backward(tensors, grads)` | push chosen gradients from intermediate tensors into the graph | grads line up with tensors |
+#
+# Next: [05 · register_hook](05_register_hook.ipynb) — editing gradients in flight.
+
+# %% [markdown]
+# ## Exercises
+#
+# **04.1** `q = torch.tensor([1.0, 2.0], requires_grad=True)`; you run
+# `torch.autograd.grad((q ** 2).sum(), q)`. Afterwards, is `q.grad is None` `True` or `False`?
+
+# %%
+answer = None
+check("04.1", answer)
+
+# %% [markdown]
+# **04.2** Write `vjp(fn, inp, u)` that returns `uᵀ J`, where `J` is the Jacobian of `fn` at `inp`,
+# using `torch.autograd.grad` (not `torch.autograd.functional`). `inp` does not require grad when passed in.
+
+# %%
+def vjp(fn, inp, u):
+    return None  # your code
+
+
+check("04.2", vjp)
+
+# %% [markdown]
+# **04.3** Write `flipped_step(model, loss)` that computes the gradients of `loss` with respect to
+# `model.parameters()` with `autograd.grad` and **accumulates their negatives** into `.grad` (some
+# parameters may already have a `.grad`, others `None`). The check compares with `(-loss).backward()`.
+
+# %%
+def flipped_step(model, loss):
+    return None  # your code
+
+
+check("04.3", flipped_step)
