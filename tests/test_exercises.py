@@ -163,6 +163,35 @@ def test_03_2_hint_for_counting_parameters():
     assert "exclude=model" in check("03.2", with_params).message
 
 
+def _clip_no_return(limit):
+    return lambda g: None
+
+
+def _clip_upper_only(limit):
+    return lambda g: g.clamp(max=limit) * 0 + limit
+
+
+def _hook_on_x(x, y):
+    x.register_hook(lambda g: -g)
+    ((x * y).sum() + (x**2).sum()).backward()
+
+
+def _nothing_flipped(x, y):
+    ((x * y).sum() + (x**2).sum()).backward()
+
+
+WRONG += [
+    ("05.1", _clip_no_return, "unchanged"),
+    ("05.1", _clip_upper_only, "clamp every entry"),
+    ("05.1", lambda limit: None, "must *return* a function"),
+    ("05.2", 3, "new hook is added every step"),
+    ("05.2", 9, "second step"),
+    ("05.2", 39, "reset to None"),
+    ("05.3", _hook_on_x, "regulariser's gradient is flipped too"),
+    ("05.3", _nothing_flipped, "nothing is flipped"),
+]
+
+
 @pytest.mark.parametrize("exercise_id, answer, hint", WRONG, ids=[f"{w[0]}-{w[2][:20]}" for w in WRONG])
 def test_wrong_answers_get_specific_hints(exercise_id, answer, hint):
     feedback = check(exercise_id, answer)

@@ -1,0 +1,154 @@
+"""Compute ``f(x, y)`` once, backpropagate it twice: the methods of lesson 06, in one place.
+
+The question: ``x`` and ``y`` come from a shared module ``g``; we want the gradients of
+``l1 = f(x.detach(), y)`` plus those of ``l2 = -f(x, y.detach())`` — without evaluating ``f`` twice.
+
+Each method takes ``x``, ``y`` (still attached to ``g``'s graph) and ``f``, and accumulates the
+gradients into the ``.grad`` of ``g``'s parameters, exactly as the two-pass reference does.
+Lesson 06 prints this code (``show_source``) and ``benchmarks/compute_once.py`` times the very same
+functions, so what is taught is what is measured.
+
+:class:`GradReverse` is introduced in lesson 05 (a branch-local alternative to a tensor hook).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = [
+    "METHODS",
+    "GradReverse",
+    "Problem",
+    "grad_then_backward",
+    "hook_on_x",
+    "PairCritic",
+    "make_problem",
+    "reversal",
+    "reverse_grad",
+    "run_method",
+    "two_pass",
+]
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class GradReverse(torch.autograd.Function):
+    """The identity in the forward pass; negates the gradient in the backward pass.
+
+    Unlike a hook on a tensor, it acts only where it is applied: ``f(reverse_grad(x), y)`` flips the
+    gradient that ``f`` sends to ``x`` and leaves every other use of ``x`` alone.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return x.view_as(x)  # a view: same values, and a new node in the graph
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:
+        return -grad_output
+
+
+def reverse_grad(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the forward pass, ``-gradient`` in the backward pass (see :class:`GradReverse`)."""
+    return GradReverse.apply(x)
+
+
+# --- the four methods ------------------------------------------------------------------------------
+
+def two_pass(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
+    """The reference, as the question writes it: f evaluated twice, backward twice."""
+    l1 = f(x.detach(), y)
+    l1.backward(retain_graph=True)  # as the question writes it (lesson 06 shows when it is needed)
+    l2 = -f(x, y.detach())
+    l2.backward()
+
+
+def hook_on_x(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
+    """The accepted answer: negate every gradient that flows through x, then one backward."""
+    x.register_hook(lambda grad: -grad)
+    f(x, y).backward()
+
+
+def grad_then_backward(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
+    """The asker's "one possibility": gradients to x and y, then push them on by hand."""
+    gx, gy = torch.autograd.grad(f(x, y), [x, y])
+    torch.autograd.backward([x, y], [-gx, gy])
+
+
+def reversal(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
+    """A gradient-reversal function, applied only where x enters f."""
+    f(reverse_grad(x), y).backward()
+
+
+METHODS: dict[str, Callable[[torch.Tensor, torch.Tensor, Loss], None]] = {
+    "two-pass": two_pass,
+    "hook": hook_on_x,
+    "autograd.grad": grad_then_backward,
+    "reversal": reversal,
+}
+
+
+# --- the scaled-up problem ---------------------------------------------------------------------------
+
+class PairCritic(nn.Module):
+    """``f(x, y)``: a small MLP that scores each pair of rows ``[x_i, y_i]``, averaged.
+
+    Its weights are fixed (``trainable=False``) in the main comparison, so that only ``g`` learns —
+    as in the question, where ``f`` is "some function". It is deep enough to cost far more than
+    ``g``, which is what makes evaluating it twice expensive. With ``trainable=True`` it has
+    parameters of its own (lesson 06, section 3).
+    """
+
+    def __init__(self, dim: int, width: int, trainable: bool = False, generator: torch.Generator | None = None):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2 * dim, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(),
+                                 nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1))
+        with torch.no_grad():
+            for p in self.net.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator) / p.shape[-1] ** 0.5)
+        self.requires_grad_(trainable)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, y], dim=1)).mean()
+
+
+@dataclass
+class Problem:
+    """A shared module ``g``, two batches ``a`` and ``b``, and the loss ``f``."""
+
+    g: nn.Module
+    a: torch.Tensor
+    b: torch.Tensor
+    f: PairCritic
+
+    def features(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x = g(a)`` and ``y = g(b)``: two calls of the shared module, as in the question."""
+        return self.g(self.a), self.g(self.b)
+
+
+def make_problem(n: int = 512, dim_in: int = 16, dim: int = 32, width: int = 256,
+                 device: torch.device | str = "cpu", seed: int = 0, trainable_f: bool = False) -> Problem:
+    """A small MLP ``g`` (dim_in -> dim -> dim), ``n`` rows in each of ``a`` and ``b``, and a
+    :class:`PairCritic` ``f`` of the given width. Made on the CPU from ``seed``, then moved, so every
+    device starts from the same numbers."""
+    gen = torch.Generator().manual_seed(seed)
+    g = nn.Sequential(nn.Linear(dim_in, dim), nn.Tanh(), nn.Linear(dim, dim))
+    with torch.no_grad():
+        for p in g.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) / p.shape[-1] ** 0.5)
+    a = torch.randn(n, dim_in, generator=gen)
+    b = torch.randn(n, dim_in, generator=gen) + 0.5
+    f = PairCritic(dim, width, trainable=trainable_f, generator=gen)
+    return Problem(g.to(device), a.to(device), b.to(device), f.to(device))
+
+
+def run_method(method: Callable[[torch.Tensor, torch.Tensor, Loss], None], problem: Problem) -> dict[str, torch.Tensor]:
+    """Zero ``g``'s gradients, run one method from a fresh forward of ``g``, return the gradients."""
+    problem.g.zero_grad(set_to_none=True)
+    x, y = problem.features()
+    method(x, y, problem.f)
+    return {name: p.grad.detach().clone() for name, p in problem.g.named_parameters()}

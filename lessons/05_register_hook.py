@@ -1,0 +1,305 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: notebooks//ipynb,lessons//py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/autograd-workshop/autograd-workshop/blob/main/notebooks/05_register_hook.ipynb)
+#
+# # 05 · register_hook: editing gradients in flight
+#
+# A hook is a function autograd calls with a gradient *while backward runs*. It can look at the gradient,
+# or return a different one that then flows on. It is the shortest answer to the seed question — one
+# line that flips the gradient through `x` — and a sharp tool that cuts more than you may intend.
+#
+# **You will learn**
+# - tensor hooks: inspect, scale, clip, replace — and what returning `None` means;
+# - hooks on leaves and non-leaves, the order hooks run in, and how they meet `.grad` and `retain_grad()`;
+# - hook handles, `remove()`, and the bug of hooks piling up in a loop (2×, 4×, 8×…);
+# - that a hook on a tensor sees the **sum** of the gradients of all its consumers, and the branch-local
+#   fix: a gradient-reversal `torch.autograd.Function`;
+# - `register_post_accumulate_grad_hook`, and module forward / full backward hooks with a caveat each.
+#
+# Time: about 35 minutes. Builds on [01](01_autograd_graph.ipynb)–[04](04_autograd_grad.ipynb).
+
+# %%
+# Setup, the same in every lesson: make the workshop's `helpers` importable.
+# On Colab, which opens this notebook alone, it first fetches the repository.
+import os, sys, subprocess
+from pathlib import Path
+
+if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "https://github.com/autograd-workshop/autograd-workshop")
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main", repo,
+                    "autograd-workshop"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
+                    "autograd-workshop/requirements-colab.txt"], check=True)
+for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
+    if (root / "helpers" / "__init__.py").is_file():
+        sys.path.insert(0, str(root))
+        break
+else:
+    raise RuntimeError("helpers/ not found: start Jupyter from the repository (see README)")
+
+# %%
+import warnings
+
+import torch
+from torch import nn
+
+from helpers import check, draw_graph, expect_error, fmt, pick_device, seed_everything, show_source
+from helpers.compute_once import GradReverse, reverse_grad
+
+device = pick_device()
+seed_everything(0)
+
+# %% [markdown]
+# ## 1. Tensor hooks: inspect, scale, clip, replace
+#
+# `t.register_hook(fn)` makes autograd call `fn(grad)` with the gradient of the loss with respect to `t`.
+# If `fn` returns `None`, the gradient flows on unchanged; if it returns a tensor, **that** tensor flows
+# on instead. A hook must not modify `grad` in place.
+
+# %%
+def run(hook):
+    w = torch.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
+    h = w * 2
+    h.register_hook(hook)
+    (h ** 2).sum().backward()  # d/dh = 2h = [4, -8, 12]; d/dw = 2 · d/dh
+    return w.grad
+
+
+seen = []
+print("inspect (returns None):", fmt(run(lambda g: seen.append(g.clone()))), "| the hook saw", fmt(seen[0]))
+print("scale by 0.5          :", fmt(run(lambda g: g * 0.5)))
+print("clip to [-5, 5]       :", fmt(run(lambda g: g.clamp(-5, 5))))
+print("replace by ones       :", fmt(run(lambda g: torch.ones_like(g))))
+
+# %% [markdown]
+# ## 2. Leaves, non-leaves, order, `.grad` and `retain_grad()`
+#
+# Hooks on one tensor run in the order they were registered, each receiving what the previous one
+# returned. On a **non-leaf** with `retain_grad()`, `.grad` stores the gradient *after* all hooks,
+# whenever `retain_grad()` was called. On a **leaf**, hooks run before the gradient is added into `.grad`.
+
+# %%
+a = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
+h = a * 3
+h.retain_grad()                                            # called first …
+h.register_hook(lambda g: print("hook 1 gets", fmt(g)) or g * 10)
+h.register_hook(lambda g: print("hook 2 gets", fmt(g)))    # sees hook 1's result
+h.sum().backward()
+print("h.grad (after both hooks):", fmt(h.grad), "| a.grad = 3 · 10:", fmt(a.grad))
+
+# %%
+a.grad = torch.full_like(a, 100.0)                         # an existing gradient on the leaf
+handle = a.register_hook(lambda g: print("leaf hook gets", fmt(g), "(the new gradient only)") or g * 2)
+(a * 1).sum().backward()
+print("a.grad = 100 + 2 · 1:", fmt(a.grad))
+handle.remove()
+
+# %% [markdown]
+# ## 3. Handles and hooks that pile up
+#
+# `register_hook` returns a handle; `handle.remove()` unregisters the hook. Forgetting that is a classic
+# bug: register a hook on a **parameter** inside the training loop, and every step adds one more.
+
+# %%
+param = torch.tensor([1.0], device=device, requires_grad=True)
+for step in range(1, 5):
+    param.register_hook(lambda g: g * 2)  # BUG: one more hook every step
+    param.grad = None
+    (param * 1).sum().backward()
+    print(f"step {step}: gradient {fmt(param.grad)}  (expected 2.0)")
+
+# %% [markdown]
+# The gradient doubles once per hook: 2, 4, 8, 16. The fixes: register the hook **once**, before the loop,
+# or keep the handle and `remove()` it when you are done:
+
+# %%
+param = torch.tensor([1.0], device=device, requires_grad=True)
+for step in range(1, 5):
+    handle = param.register_hook(lambda g: g * 2)
+    param.grad = None
+    (param * 1).sum().backward()
+    handle.remove()
+    print(f"step {step}: gradient {fmt(param.grad)}")
+
+# %% [markdown]
+# (Hooks on *non-leaf* tensors do not pile up this way: each forward pass makes new non-leaf tensors,
+# and their hooks go with them.)
+
+# %% [markdown]
+# ## 4. A hook sees the sum of all consumers' gradients
+#
+# This is the seed question's trap. Let `x` feed **two** terms: `f(x, y)`, whose gradient we want to flip
+# for `x`, and a regulariser `r(x) = ‖x‖²` that should train `x` normally. The gradient that arrives at
+# `x` is the **sum** of both terms' gradients, and a hook on `x` flips all of it.
+
+# %%
+def x_and_y():
+    x = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
+    y = torch.tensor([0.5, -1.0], device=device, requires_grad=True)
+    return x, y
+
+
+def f(x, y):
+    return (x * y).sum()      # df/dx = y = [0.5, -1.0]
+
+
+def r(x):
+    return (x ** 2).sum()     # dr/dx = 2x = [2.0, 4.0]
+
+
+x, y = x_and_y()
+(-f(x, y) + r(x)).backward()
+print("wanted : -df/dx + dr/dx =", fmt(x.grad))
+
+x, y = x_and_y()
+x.register_hook(lambda g: -g)
+(f(x, y) + r(x)).backward()
+print("hook   : -(df/dx + dr/dx) =", fmt(x.grad), "← the regulariser is flipped too")
+
+# %% [markdown]
+# The fix is to flip the gradient **only on the branch that enters `f`**. A custom
+# `torch.autograd.Function` (static `forward` and `backward`) does it: the identity going forward,
+# a minus sign coming back. It lives in the helpers, because lesson 06 uses it too:
+
+# %%
+show_source(GradReverse)
+
+# %%
+x, y = x_and_y()
+(f(reverse_grad(x), y) + r(x)).backward()
+print("reversal on f's branch:", fmt(x.grad), "= wanted:", torch.equal(x.grad, torch.tensor([1.5, 5.0], device=device)))
+
+# %% [markdown]
+# In the graph, the reversal is a node of its own (`GradReverseBackward`) on the path from `x` into `f`
+# only; `r`'s path from `x` does not pass through it:
+
+# %%
+x, y = x_and_y()
+draw_graph(f(reverse_grad(x), y) + r(x), {"x": x, "y": y})
+
+# %% [markdown]
+# (This is the gradient-reversal layer of domain-adversarial training, Ganin & Lempitsky, 2015.)
+
+# %% [markdown]
+# ## 5. `register_post_accumulate_grad_hook`
+#
+# A tensor hook runs *before* the gradient reaches `.grad`. `p.register_post_accumulate_grad_hook(fn)`
+# (PyTorch 2.1+) runs *after* it has been accumulated, and receives the parameter itself, `.grad`
+# filled in. It is used to update each parameter as soon as its gradient is ready, inside backward
+# (the "optimizer in backward" pattern), so that gradients need not be kept for the whole model.
+
+# %%
+p = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
+lr = 0.1
+
+
+def sgd_in_backward(param):
+    with torch.no_grad():
+        param -= lr * param.grad
+    param.grad = None  # the gradient is no longer needed
+
+
+p.register_post_accumulate_grad_hook(sgd_in_backward)
+(p ** 2).sum().backward()   # gradient 2p = [2, 4]
+print("p after backward:", fmt(p), "| p.grad:", p.grad)
+
+# %% [markdown]
+# It refuses non-leaf tensors: they have no `.grad` to accumulate into.
+
+# %%
+with expect_error(RuntimeError):
+    (p * 2).register_post_accumulate_grad_hook(sgd_in_backward)
+
+# %% [markdown]
+# ## 6. Module hooks, and one caveat each
+#
+# Modules have their own hooks. A **forward hook** `fn(module, inputs, output)` runs after the module's
+# forward pass — handy to record activations. Caveat: it runs when the module is *called*
+# (`layer(x)`), not when you call `layer.forward(x)` directly.
+
+# %%
+layer = nn.Linear(3, 2).to(device)
+calls = []
+layer.register_forward_hook(lambda module, inputs, output: calls.append(tuple(output.shape)))
+inp = torch.ones(4, 3, device=device)
+layer(inp)
+print("after layer(x):        hook calls =", len(calls))
+layer.forward(inp)
+print("after layer.forward(x): hook calls =", len(calls), "(not called)")
+
+# %% [markdown]
+# A **full backward hook** `fn(module, grad_input, grad_output)` gets the gradients with respect to the
+# module's *inputs* and *outputs*. Caveat: `grad_input` is about the inputs, not the parameters — for a
+# first layer fed with data (which does not require grad) it is `None`, and PyTorch warns about it.
+
+# %%
+layer = nn.Linear(3, 2).to(device)
+seen = {}
+layer.register_full_backward_hook(lambda module, gin, gout: seen.update(gin=gin, gout=gout))
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    layer(inp).sum().backward()
+print("grad_input:", seen["gin"], "| grad_output shapes:", [tuple(g.shape) for g in seen["gout"]])
+print("warning:", str(caught[0].message).split(" since")[0])
+
+# %% [markdown]
+# ## Summary
+#
+# | use this | when | remember |
+# |---|---|---|
+# | `t.register_hook(fn)` | inspect or change the gradient flowing through one tensor | returns `None` = unchanged; sees the **sum** over all consumers |
+# | `handle.remove()` | a hook is needed only for a while | hooks on parameters pile up if registered in a loop |
+# | `t.retain_grad()` | keep a non-leaf's gradient | stores the gradient after all hooks |
+# | a `torch.autograd.Function` (e.g. `GradReverse`) | change the gradient on one branch only | static `forward` / `backward`; applied with `.apply` |
+# | `p.register_post_accumulate_grad_hook(fn)` | act once `.grad` is final (optimizer in backward) | leaves only; PyTorch 2.1+ |
+# | `module.register_forward_hook` / `register_full_backward_hook` | record activations / gradients at module boundaries | not called by `.forward()`; `grad_input` is about inputs, not parameters |
+#
+# Next: [06 · compute once, backpropagate twice](06_compute_once.ipynb) — the seed question, four ways, measured.
+
+# %% [markdown]
+# ## Exercises
+#
+# **05.1** Write `clip_hook(limit)` that returns a hook function which clamps every entry of the gradient
+# to `[-limit, limit]`.
+
+# %%
+def clip_hook(limit):
+    return None  # your code
+
+
+check("05.1", clip_hook)
+
+# %% [markdown]
+# **05.2** A parameter gets `param.register_hook(lambda g: g * 3)` at the start of each of 3 training
+# steps (and the hooks are never removed). Each step resets `param.grad` to `None` and backpropagates a
+# loss whose plain gradient is 1. What is `param.grad` after the **third** step? Give a number.
+
+# %%
+answer = None
+check("05.2", answer)
+
+# %% [markdown]
+# **05.3** Write `adversarial_grads(x, y)` for `x`, `y` that require grad: it must leave in `x.grad` the
+# gradient of `-f(x, y) + r(x)` and in `y.grad` that of `f(x, y)`, with `f` and `r` as in section 4,
+# using **one** `backward()` call on `f(·, y) + r(x)`.
+
+# %%
+def adversarial_grads(x, y):
+    return None  # your code
+
+
+check("05.3", adversarial_grads)
