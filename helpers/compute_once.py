@@ -62,7 +62,7 @@ def reverse_grad(x: torch.Tensor) -> torch.Tensor:
 def two_pass(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
     """The reference, as the question writes it: f evaluated twice, backward twice."""
     l1 = f(x.detach(), y)
-    l1.backward(retain_graph=True)  # as the question writes it (lesson 06 shows when it is needed)
+    l1.backward(retain_graph=True)  # as in the question; lesson 06, section 2, shows when it is needed
     l2 = -f(x, y.detach())
     l2.backward()
 

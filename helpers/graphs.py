@@ -431,7 +431,8 @@ class GraphPanel:
 def side_by_side(**pictures: GraphPicture) -> GraphPanel:
     """Show graphs from :func:`draw_graph` next to each other, titled by the keyword names:
     ``side_by_side(with_detach=draw_graph(a), without=draw_graph(b))``. Underscores in the names
-    become spaces. The text form lists each graph under its title."""
+    become spaces; for other titles unpack a dict: ``side_by_side(**{"two-pass: l1": pic})``.
+    The text form lists each graph under its title."""
     if not pictures:
         raise ValueError("side_by_side needs at least one graph")
     for title, pic in pictures.items():

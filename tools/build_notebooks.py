@@ -4,7 +4,9 @@ Run it as ``python3 workshop.py notebooks`` (or ``.venv/bin/python tools/build_n
 Each lesson's py:percent source (jupytext) is executed top to bottom in a fresh kernel, with the
 working directory set to ``notebooks/``, exactly as a learner's kernel starts; then its metadata is
 normalised (kernelspec, language name and the jupytext pairing only; cell ids from the cell's position;
-no timing metadata) and the notebook is written. Building twice in a row gives identical files.
+no timing metadata) and the notebook is written. Cells marked ``# NBVAL_IGNORE_OUTPUT`` (timings) keep
+their stored outputs while their code is unchanged, unless ``--refresh-timings`` is given, so building
+twice in a row gives identical files.
 """
 
 from __future__ import annotations
@@ -72,7 +74,24 @@ def sync_bootstrap(source: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def build(source: Path, timeout: int = 120) -> tuple[Path, float]:
+def keep_variable_outputs(new: nbformat.NotebookNode, target: Path) -> int:
+    """Carry over the stored outputs of ``# NBVAL_IGNORE_OUTPUT`` cells (timings, and charts of them)
+    whose source has not changed, so that rebuilding leaves the notebook byte-for-byte the same.
+    Those outputs come from an earlier real run of the same code; ``--refresh-timings`` replaces them.
+    Returns how many cells were carried over."""
+    if not target.exists():
+        return 0
+    old = nbformat.read(target, as_version=4)
+    old_by_source = {c.source: c for c in old.cells if c.cell_type == "code"}
+    kept = 0
+    for cell in new.cells:
+        if cell.cell_type == "code" and "NBVAL_IGNORE_OUTPUT" in cell.source and cell.source in old_by_source:
+            cell.outputs = old_by_source[cell.source].outputs
+            kept += 1
+    return kept
+
+
+def build(source: Path, timeout: int = 120, refresh_timings: bool = False) -> tuple[Path, float]:
     """Execute one lesson source and write its notebook; returns the path and the seconds it took."""
     nb = sync_bootstrap(source)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
@@ -83,6 +102,8 @@ def build(source: Path, timeout: int = 120) -> tuple[Path, float]:
     client.execute(env=env)
     seconds = time.perf_counter() - start
     target = NOTEBOOKS / (source.stem + ".ipynb")
+    if not refresh_timings:
+        keep_variable_outputs(nb, target)
     nbformat.write(normalise(nb, source.stem), target)
     return target, seconds
 
@@ -90,6 +111,8 @@ def build(source: Path, timeout: int = 120) -> tuple[Path, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lessons", nargs="*", help="lesson numbers or name prefixes (default: all)")
+    parser.add_argument("--refresh-timings", action="store_true",
+                        help="also replace the stored outputs of # NBVAL_IGNORE_OUTPUT cells (timings)")
     args = parser.parse_args(argv)
     sources = lesson_sources(args.lessons)
     if not sources:
@@ -97,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     NOTEBOOKS.mkdir(exist_ok=True)
     for source in sources:
-        target, seconds = build(source)
+        target, seconds = build(source, refresh_timings=args.refresh_timings)
         print(f"{target.relative_to(ROOT)}: executed in {seconds:.1f} s")
     return 0
 
