@@ -69,10 +69,12 @@ class GradientComparison:
     def plot(self, max_points: int = 2000):
         """One panel per parameter: each method's gradient entries (y) against the reference's (x).
 
-        Points on the diagonal mean the same gradient. Returns a matplotlib ``Figure`` (shown by
-        Jupyter, whose text form is ``<Figure size … with N Axes>``).
+        Points on the diagonal mean the same gradient. Returns a :class:`~helpers.show.FigurePicture`:
+        a PNG in Jupyter, a one-line description as text; ``.figure`` is the matplotlib figure.
         """
         from matplotlib.figure import Figure
+
+        from helpers.show import FigurePicture
 
         n = len(self.params)
         fig = Figure(figsize=(3.2 * n, 3.2), layout="constrained")
@@ -92,7 +94,8 @@ class GradientComparison:
             ax.set_xlabel(f"{self.reference} gradient", fontsize=8)
             ax.set_ylabel("other method's gradient", fontsize=8)
             ax.legend(fontsize=7, loc="upper left")
-        return fig
+        return FigurePicture(fig, f"plot: gradients of {', '.join(self.methods)} against {self.reference!r}, "
+                                  f"one panel per parameter ({', '.join(self.params)})")
 
 
 def _max_abs(t: torch.Tensor) -> float:

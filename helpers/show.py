@@ -10,6 +10,7 @@ code in a lesson, so that a lesson can teach code that a benchmark also runs.
 from __future__ import annotations
 
 import inspect
+import io
 import re
 import textwrap
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["error_message", "expect_error", "fmt", "show_source"]
+__all__ = ["FigurePicture", "error_message", "expect_error", "fmt", "show_source"]
 
 
 def _number(v: float, decimals: int) -> str:
@@ -80,3 +81,26 @@ def expect_error(*types: type[BaseException]) -> Iterator[None]:
         print(error_message(exc))
     else:
         raise AssertionError(f"expected {' or '.join(t.__name__ for t in expected)}, but nothing was raised")
+
+
+class FigurePicture:
+    """A matplotlib figure that Jupyter shows as a PNG, with a plain-text form that says what it shows
+    (instead of ``<Figure size 640x480 with 2 Axes>``), whatever matplotlib backend is active.
+
+    ``FigurePicture(fig, "what it shows")``; ``.figure`` is the figure itself.
+    """
+
+    def __init__(self, figure: Any, text: str):
+        self.figure = figure
+        self.text = text
+
+    def png(self) -> bytes:
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+        return buffer.getvalue()
+
+    def _repr_png_(self) -> bytes:
+        return self.png()
+
+    def __repr__(self) -> str:
+        return self.text

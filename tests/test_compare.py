@@ -43,7 +43,11 @@ def test_devices_and_dtypes_are_compared_on_cpu_in_float64():
 
 
 def test_plot_has_one_panel_per_parameter():
-    fig = compare_gradients({"ref": grads(), "x": grads(noise=0.1)}).plot()
+    picture = compare_gradients({"ref": grads(), "x": grads(noise=0.1)}).plot()
+    assert repr(picture) == "plot: gradients of x against 'ref', one panel per parameter (w, b)"
+    assert picture._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert picture._repr_png_() == picture._repr_png_()
+    fig = picture.figure
     assert len(fig.axes) == 2
     assert [ax.get_title() for ax in fig.axes] == ["w", "b"]
     assert fig.axes[0].get_legend() is not None
