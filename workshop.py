@@ -167,8 +167,9 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "lab":
         setup()
+        as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
         return run([str(venv_bin("jupyter")), "lab", f"--ServerApp.root_dir={ROOT}",
-                    "--LabApp.default_url=/lab/tree/notebooks", *rest])
+                    "--LabApp.default_url=/lab/tree/notebooks", *as_root, *rest])
     if command == "test":
         setup(browser=True)
         return run([str(venv_bin("python")), "-m", "pytest", *rest])

@@ -294,7 +294,10 @@ class _Walk:
                     f"the tensors {type(fn).__name__} saved were freed by backward(), so they are not shown"
                 )
         for name, t in saved:
-            idx = self.node(t, "saved", name or "saved", tuple(t.shape))
+            if t.is_leaf and t.requires_grad:  # a parameter saved for backward: shown as the leaf it is
+                idx = self.tensor_node(t, "leaf")
+            else:
+                idx = self.node(t, "saved", name or "saved", tuple(t.shape))
             self.edges.append(GraphEdge(idx, me, "saved"))
 
 

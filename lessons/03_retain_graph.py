@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: notebooks//ipynb,lessons//py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -54,8 +53,8 @@ else:
 import torch
 from torch import nn
 
-from helpers import (check, collect_grads, compare_gradients, expect_error, fmt, format_bytes, pick_device,
-                     saved_tensor_bytes, seed_everything, time_methods)
+from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt, format_bytes,
+                     pick_device, saved_tensor_bytes, seed_everything, time_methods)
 from helpers.measure import SavedTensorTracker
 
 device = pick_device()
@@ -68,11 +67,22 @@ seed_everything(0)
 # factors, `exp` saves its output, a linear layer saves its input. `backward()` uses them once and then
 # frees them (and the graph with them), because most training loops never need them again.
 
+# %% [markdown]
+# `draw_graph(..., show_saved=True)` shows the saved tensors (orange), each joined by a line to the node
+# that keeps it: `ExpBackward0` keeps its `result` (the derivative of eʷ is eʷ), `MulBackward0` the
+# factor 2 (`other`, a 0-dim tensor), `PowBackward0` its input (`self`).
+
 # %%
-w = torch.tensor([1.0, 2.0, 3.0], device=device, requires_grad=True)
-loss = (w * w).sum()
+w = torch.tensor([0.0, 0.5, 1.0], device=device, requires_grad=True)
+loss = (w.exp() * 2).pow(2).sum()
+draw_graph(loss, {"w": w, "loss": loss}, show_saved=True)
+
+# %% [markdown]
+# The first `backward()` uses them and frees them; the second finds them gone:
+
+# %%
 loss.backward()
-print("first backward: w.grad =", fmt(w.grad))
+print("first backward: w.grad = 8·e²ʷ =", fmt(w.grad, decimals=3))
 
 with expect_error(RuntimeError):
     loss.backward()

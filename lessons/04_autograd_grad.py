@@ -1,7 +1,6 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: notebooks//ipynb,lessons//py:percent
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -55,7 +54,8 @@ else:
 import torch
 from torch import nn
 
-from helpers import check, collect_grads, compare_gradients, expect_error, fmt, pick_device, seed_everything
+from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt, pick_device,
+                     seed_everything)
 
 device = pick_device()
 seed_everything(0)
@@ -195,8 +195,17 @@ for name, p in model_d.named_parameters():
 # %% [markdown]
 # ## 6. Gradients of gradients: a gradient penalty
 #
-# With `create_graph=True` the gradient is itself part of a graph, so a loss built from it can be
-# backpropagated. WGAN-GP (Gulrajani et al., 2017) adds to the critic's loss a penalty
+# With `create_graph=True` autograd records the backward pass too, so the gradient is itself the output
+# of a graph. For `z³` the gradient 3z² is built from the operations of `PowBackward0`'s backward:
+
+# %%
+z = torch.tensor(2.0, device=device, requires_grad=True)
+(dz,) = torch.autograd.grad(z ** 3, z, create_graph=True)
+print("dz³/dz =", fmt(dz), "| requires_grad:", dz.requires_grad)
+draw_graph(dz, {"z": z, "dz³/dz": dz})
+
+# %% [markdown]
+# So a loss built from a gradient can be backpropagated. WGAN-GP (Gulrajani et al., 2017) adds to the critic's loss a penalty
 # `(‖∇ₓ̂ D(x̂)‖₂ − 1)²` at points `x̂` between real and fake samples:
 
 # %%

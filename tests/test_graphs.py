@@ -211,3 +211,12 @@ def test_show_attrs_labels_use_torchviz():
     w, loss = small_graph()
     pic = draw_graph(loss, {"w": w}, show_attrs=True)
     assert any("exponent" in n.label for n in pic.nodes)  # PowBackward0's saved exponent
+
+
+def test_a_saved_leaf_is_shown_as_the_leaf():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    pic = draw_graph((w * w).sum(), {"w": w}, show_saved=True)
+    assert [n.kind for n in pic.nodes].count("leaf") == 1
+    assert not any(n.kind == "saved" for n in pic.nodes)
+    assert pic.text.count("w (2) is saved by [2] MulBackward0") == 2
+    assert "[3] w (2) -> [4] AccumulateGrad" in pic.text

@@ -26,7 +26,11 @@ sys.path.insert(0, str(ROOT))
 from helpers.project import BOOTSTRAP_CELL  # noqa: E402
 LESSONS = ROOT / "lessons"
 NOTEBOOKS = ROOT / "notebooks"
-PAIRING = "notebooks//ipynb,lessons//py:percent"
+#: The jupytext header of every lesson source. The notebooks deliberately carry no jupytext pairing
+#: metadata: with it, JupyterLab's jupytext extension rewrites lessons/*.py whenever a learner saves a
+#: notebook, and refuses to open a notebook whose file is newer than its source (as after a git clone).
+#: The pair is kept by this script and checked by tests/test_notebooks.py instead.
+SOURCE_HEADER = {"text_representation": {"extension": ".py", "format_name": "percent"}}
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 #: Environment of the kernels that build the stored outputs: the CPU, whatever this machine has, so
 #: that the stored outputs are the ones a learner without a GPU sees.
@@ -44,7 +48,6 @@ def lesson_sources(selected: list[str] | None = None) -> list[Path]:
 def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
     """Minimal, deterministic metadata: what JupyterLab needs to pick the kernel, and no more."""
     nb.metadata = nbformat.from_dict({
-        "jupytext": {"formats": PAIRING},
         "kernelspec": dict(KERNELSPEC),
         "language_info": {"name": "python"},
     })
@@ -63,12 +66,12 @@ def sync_bootstrap(source: Path) -> nbformat.NotebookNode:
     source if it differed), so that the cell is written once, in ``helpers/project.py``."""
     nb = jupytext.read(source)
     first = next(c for c in nb.cells if c.cell_type == "code")
-    header = {"formats": PAIRING}
     if (first.source != BOOTSTRAP_CELL or nb.metadata.get("kernelspec") != KERNELSPEC
-            or nb.metadata.get("jupytext", {}).get("formats") != PAIRING):
+            or "formats" in nb.metadata.get("jupytext", {})
+            or "notebook_metadata_filter" in nb.metadata.get("jupytext", {})):
         first.source = BOOTSTRAP_CELL
         nb.metadata["kernelspec"] = dict(KERNELSPEC)
-        nb.metadata["jupytext"] = header  # drops the "-all" filters of a source written without a header
+        nb.metadata["jupytext"] = dict(SOURCE_HEADER)  # drops pairing and the "-all" filters
         jupytext.write(nb, source, fmt="py:percent")
         nb = jupytext.read(source)
     return nb
@@ -91,21 +94,39 @@ def keep_variable_outputs(new: nbformat.NotebookNode, target: Path) -> int:
     return kept
 
 
-def build(source: Path, timeout: int = 120, refresh_timings: bool = False) -> tuple[Path, float]:
-    """Execute one lesson source and write its notebook; returns the path and the seconds it took."""
+def kernel_peak_memory(client: NotebookClient) -> int | None:
+    """The kernel process's peak resident memory in bytes (Linux: VmHWM), or None where unknown."""
+    process = getattr(getattr(client.km, "provisioner", None), "process", None)
+    status = Path(f"/proc/{getattr(process, 'pid', -1)}/status")
+    if not status.exists():
+        return None
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def build(source: Path, timeout: int = 120, refresh_timings: bool = False) -> tuple[Path, float, int | None]:
+    """Execute one lesson source and write its notebook; returns the path, the seconds it took and the
+    kernel's peak memory in bytes (None where the platform does not tell)."""
     nb = sync_bootstrap(source)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     env = {**os.environ, **BUILD_ENV}
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
     start = time.perf_counter()
-    client.execute(env=env)
+    client.reset_execution_trackers()
+    with client.setup_kernel(env=env):
+        client.wait_for_reply(client.kc.kernel_info())
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+        peak = kernel_peak_memory(client)
     seconds = time.perf_counter() - start
     target = NOTEBOOKS / (source.stem + ".ipynb")
     if not refresh_timings:
         keep_variable_outputs(nb, target)
     nbformat.write(normalise(nb, source.stem), target)
-    return target, seconds
+    return target, seconds, peak
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,8 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     NOTEBOOKS.mkdir(exist_ok=True)
     for source in sources:
-        target, seconds = build(source, refresh_timings=args.refresh_timings)
-        print(f"{target.relative_to(ROOT)}: executed in {seconds:.1f} s")
+        target, seconds, peak = build(source, refresh_timings=args.refresh_timings)
+        memory = f", kernel peak memory {peak / 2**20:.0f} MiB" if peak else ""
+        print(f"{target.relative_to(ROOT)}: executed in {seconds:.1f} s{memory}")
     return 0
 
 

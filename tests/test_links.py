@@ -1,0 +1,65 @@
+"""Every badge and link in the README and the lessons points at a real file, through the one project
+address in helpers/project.py."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers.project import BRANCH, REPO_SLUG, REPO_URL, binder_url, colab_url
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+DOCS = [ROOT / "README.md", ROOT / "INSTRUCTORS.md"]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def links(text):
+    return LINK.findall(text)
+
+
+def test_project_address_is_consistent():
+    assert REPO_URL == f"https://github.com/{REPO_SLUG}"
+    assert BRANCH == "main"
+
+
+def test_binder_badge_opens_the_lessons_in_jupyterlab():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder_url()})" in readme
+    assert binder_url().endswith("?urlpath=lab/tree/notebooks")
+    assert (ROOT / "environment.yml").exists() and (ROOT / "notebooks").is_dir()
+
+
+def test_readme_lists_every_lesson_with_a_colab_badge():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for nb in NOTEBOOKS:
+        path = f"notebooks/{nb.name}"
+        assert f"]({path})" in readme, f"README's lesson table lacks {path}"
+        assert f"]({colab_url(path)})" in readme, f"README lacks the Colab badge of {path}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_link_resolves(doc):
+    text = doc.read_text(encoding="utf-8")
+    for target in links(text):
+        if target.startswith(("https://colab.research.google.com/github/", "https://mybinder.org/v2/gh/")):
+            assert REPO_SLUG in target and f"/{BRANCH}" in target, target
+            if "/blob/" in target:
+                path = target.split(f"/blob/{BRANCH}/", 1)[1]
+                assert (ROOT / path).is_file(), f"{doc.name}: badge points at missing {path}"
+        elif target.startswith("http"):
+            continue  # external documentation
+        elif target.startswith("#"):
+            continue
+        else:
+            assert (doc.parent / target.split("#")[0]).exists(), f"{doc.name}: broken link {target}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_lesson_links_resolve(nb):
+    text = nb.read_text(encoding="utf-8")
+    for target in links(text.replace("\\n", "\n").replace('\\"', '"')):
+        if target.startswith("https://colab.research.google.com/github/"):
+            assert target == colab_url(f"notebooks/{nb.name}"), target
+        elif not target.startswith("http"):
+            assert (nb.parent / target.split("#")[0]).exists(), f"{nb.name}: broken link {target}"
