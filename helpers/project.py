@@ -19,6 +19,11 @@ def colab_url(notebook_path: str) -> str:
     return f"https://colab.research.google.com/github/{REPO_SLUG}/blob/{BRANCH}/{notebook_path}"
 
 
+def colab_badge(notebook_path: str) -> str:
+    """The Markdown of the "Open in Colab" badge: the first line of every lesson, and the README's table."""
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook_path)})"
+
+
 def binder_url(urlpath: str = "lab/tree/notebooks") -> str:
     """The Binder address that builds the repository and opens JupyterLab at ``urlpath``."""
     return f"https://mybinder.org/v2/gh/{REPO_SLUG}/{BRANCH}?urlpath={urlpath}"

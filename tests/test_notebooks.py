@@ -14,7 +14,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from helpers.project import BOOTSTRAP_CELL, colab_url
+from helpers.project import BOOTSTRAP_CELL, colab_badge, colab_url
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -122,6 +122,7 @@ def test_opens_with_a_colab_badge_and_ends_with_summary_and_exercises(path):
     cells = load(path)["cells"]
     first = "".join(cells[0]["source"])
     assert cells[0]["cell_type"] == "markdown"
+    assert first.splitlines()[0] == colab_badge(f"notebooks/{path.name}")
     assert f"]({colab_url('notebooks/' + path.name)})" in first
     markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     assert "## Summary" in markdown and "## Exercises" in markdown

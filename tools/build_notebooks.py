@@ -23,7 +23,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from helpers.project import BOOTSTRAP_CELL  # noqa: E402
+from helpers.project import BOOTSTRAP_CELL, colab_badge  # noqa: E402
 LESSONS = ROOT / "lessons"
 NOTEBOOKS = ROOT / "notebooks"
 #: The jupytext header of every lesson source. The notebooks deliberately carry no jupytext pairing
@@ -62,10 +62,19 @@ def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
 
 
 def sync_bootstrap(source: Path) -> nbformat.NotebookNode:
-    """Read a lesson source, making its first code cell the project's bootstrap cell (rewriting the
-    source if it differed), so that the cell is written once, in ``helpers/project.py``."""
+    """Read a lesson source, making its first line the Colab badge and its first code cell the
+    bootstrap cell, both made from ``helpers/project.py`` (rewriting the source if they differed),
+    so that the project's address is written in one place."""
     nb = jupytext.read(source)
     first = next(c for c in nb.cells if c.cell_type == "code")
+    badge = colab_badge(f"notebooks/{source.stem}.ipynb")
+    intro = nb.cells[0]
+    lines = intro.source.split("\n")
+    if intro.cell_type == "markdown" and lines[0] != badge:
+        intro.source = "\n".join([badge] + (lines[1:] if lines[0].startswith("[![Open In Colab]") else ["", *lines]))
+        jupytext.write(nb, source, fmt="py:percent")
+        nb = jupytext.read(source)
+        first = next(c for c in nb.cells if c.cell_type == "code")
     if (first.source != BOOTSTRAP_CELL or nb.metadata.get("kernelspec") != KERNELSPEC
             or "formats" in nb.metadata.get("jupytext", {})
             or "notebook_metadata_filter" in nb.metadata.get("jupytext", {})):
@@ -113,6 +122,7 @@ def build(source: Path, timeout: int = 120, refresh_timings: bool = False) -> tu
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     env = {**os.environ, **BUILD_ENV}
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            coalesce_streams=True,  # one stream output per cell, however the kernel sent it
                             resources={"metadata": {"path": str(NOTEBOOKS)}})
     start = time.perf_counter()
     client.reset_execution_trackers()
