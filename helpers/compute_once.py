@@ -23,6 +23,7 @@ __all__ = [
     "METHODS",
     "GradReverse",
     "Problem",
+    "abs_difference",
     "grad_then_backward",
     "hook_on_x",
     "PairCritic",
@@ -30,6 +31,7 @@ __all__ = [
     "reversal",
     "reverse_grad",
     "run_method",
+    "seed_example",
     "two_pass",
 ]
 
@@ -90,6 +92,22 @@ METHODS: dict[str, Callable[[torch.Tensor, torch.Tensor, Loss], None]] = {
     "autograd.grad": grad_then_backward,
     "reversal": reversal,
 }
+
+
+# --- the seed's own example -------------------------------------------------------------------------
+
+def seed_example(device: torch.device | str = "cpu") -> tuple[nn.Linear, torch.Tensor, torch.Tensor]:
+    """The accepted answer's example: ``g`` a 1 × 1 linear layer, no bias, weight 1; ``a = 1``, ``b = 2``.
+    With ``f = abs_difference`` the two passes give ``g.weight.grad == 3`` (lessons 04 and 06)."""
+    g = nn.Linear(1, 1, bias=False).to(device)
+    with torch.no_grad():
+        g.weight.fill_(1.0)
+    return g, torch.tensor([1.0], device=device), torch.tensor([2.0], device=device)
+
+
+def abs_difference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The seed example's ``f(x, y) = |x − y|`` (summed, so that it is a scalar)."""
+    return (x - y).abs().sum()
 
 
 # --- the scaled-up problem ---------------------------------------------------------------------------

@@ -55,7 +55,8 @@ import torch
 from torch import nn
 
 from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt, pick_device,
-                     seed_everything)
+                     seed_everything, show_source)
+from helpers.compute_once import abs_difference, seed_example
 
 device = pick_device()
 seed_everything(0)
@@ -253,26 +254,19 @@ print("gradcheck:", torch.autograd.gradcheck(penalty_as_function_of_W0, (W0,)))
 # `f = |x − y|`.
 
 # %%
-def seed_setup():
-    g = nn.Linear(1, 1, bias=False).to(device)
-    with torch.no_grad():
-        g.weight.fill_(1.0)
-    return g, torch.tensor([1.0], device=device), torch.tensor([2.0], device=device)
+show_source(seed_example)
+f = abs_difference  # f(x, y) = |x − y|, summed to a scalar
 
-
-def f(x, y):
-    return (x - y).abs().sum()
-
-
+# %%
 # reference: two passes, as the question writes it
-g, a, b = seed_setup()
+g, a, b = seed_example(device)
 x, y = g(a), g(b)
 f(x.detach(), y).backward(retain_graph=True)
 (-f(x, y.detach())).backward()
 print("two passes                 : weight grad", fmt(g.weight.grad))
 
 # one evaluation of f, autograd.grad to x and y, then autograd.backward into g
-g, a, b = seed_setup()
+g, a, b = seed_example(device)
 x, y = g(a), g(b)
 gx, gy = torch.autograd.grad(f(x, y), [x, y])
 torch.autograd.backward([x, y], [-gx, gy])

@@ -63,7 +63,8 @@ from torch import nn
 
 from helpers import (check, compare_gradients, draw_graph, expect_error, fmt, format_bytes, pick_device,
                      saved_tensor_bytes, seed_everything, show_source, time_methods)
-from helpers.compute_once import METHODS, make_problem, reverse_grad, run_method, two_pass
+from helpers.compute_once import (METHODS, abs_difference, make_problem, reverse_grad, run_method, seed_example,
+                                  two_pass)
 from helpers.graphs import side_by_side
 from helpers.show import FigurePicture
 
@@ -73,33 +74,27 @@ seed_everything(0)
 # %% [markdown]
 # ## 1. The seed's own example
 #
-# `g` is a 1 × 1 linear layer without bias and with weight `w = 1`; `a = 1`, `b = 2`; `f(x, y) = |x − y|`.
+# `g` is a 1 × 1 linear layer without bias and with weight `w = 1`; `a = 1`, `b = 2`; `f(x, y) = |x − y|`
+# (the same example as lesson 04, section 7; `seed_example` in `helpers/compute_once.py` builds it).
 
 # %%
-def seed_problem():
-    g = nn.Linear(1, 1, bias=False).to(device)
-    with torch.no_grad():
-        g.weight.fill_(1.0)
-    return g, torch.tensor([1.0], device=device), torch.tensor([2.0], device=device)
+f_abs = abs_difference  # f(x, y) = |x − y|, summed to a scalar
+show_source(seed_example)
 
-
-def f_abs(x, y):
-    return (x - y).abs().sum()
-
-
-g, a, b = seed_problem()
+# %%
+g, a, b = seed_example(device)
 x, y = g(a), g(b)
 f_abs(x.detach(), y).backward(retain_graph=True)
 (-f_abs(x, y.detach())).backward()
 print("two passes   :", fmt(g.weight.grad))
 
-g, a, b = seed_problem()
+g, a, b = seed_example(device)
 x, y = g(a), g(b)
 x.register_hook(lambda grad: -grad)  # the accepted answer
 f_abs(x, y).backward()
 print("hook on x    :", fmt(g.weight.grad))
 
-g, a, b = seed_problem()
+g, a, b = seed_example(device)
 x, y = g(a), g(b)
 f_abs(x, y).backward()  # for comparison: NOT what we want
 print("plain backward:", fmt(g.weight.grad))
@@ -121,7 +116,7 @@ print("plain backward:", fmt(g.weight.grad))
 # through `x`** — which is exactly what the hook flips. The contributions, computed:
 
 # %%
-g, a, b = seed_problem()
+g, a, b = seed_example(device)
 x, y = g(a), g(b)
 dfdx, dfdy = torch.autograd.grad(f_abs(x, y), [x, y])
 print("∂f/∂x =", fmt(dfdx), "| ∂f/∂y =", fmt(dfdy))
@@ -135,7 +130,7 @@ print("l1's contribution ∂f/∂y · b =", fmt(dfdy * b), "| l2's −∂f/∂x 
 # does not show in a graph (it is attached to the tensor `x`, not a node); the reversal function does:
 
 # %%
-g, a, b = seed_problem()
+g, a, b = seed_example(device)
 x, y = g(a), g(b)
 names = {"w": g.weight, "a": a, "b": b}
 side_by_side(**{

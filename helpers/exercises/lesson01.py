@@ -8,21 +8,12 @@ from typing import Any
 import torch
 
 from helpers.exercises import Hint, exercise
-
-
-def _number(answer: Any, what: str) -> float:
-    if isinstance(answer, torch.Tensor):
-        if answer.numel() != 1:
-            raise Hint(f"{what} is a single number; you gave a tensor of shape {tuple(answer.shape)}.")
-        answer = answer.item()
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        raise Hint(f"give {what} as a number, not a {type(answer).__name__}.")
-    return float(answer)
+from helpers.exercises.answers import as_function, as_number
 
 
 @exercise("01.1", "dv/du of u**3 + 2u at u = 3")
 def _check_01_1(answer: Any) -> str:
-    value = _number(answer, "dv/du")
+    value = as_number(answer, "dv/du")
     expected = 3 * 3.0**2 + 2  # 29
     if math.isclose(value, expected, rel_tol=1e-6):
         return "dv/du = 3u² + 2 = 29 at u = 3."
@@ -53,8 +44,7 @@ def _check_01_2(answer: Any) -> str:
 
 @exercise("01.3", "one gradient per batch, without accumulation")
 def _check_01_3(answer: Any) -> str:
-    if not callable(answer):
-        raise Hint("give the function itself: check('01.3', train_grads).")
+    as_function(answer, "01.3", "train_grads")
     w = torch.tensor([1.0, -1.0, 0.5], requires_grad=True)
     batches = [torch.tensor([1.0, 2.0, 3.0]), torch.tensor([-1.0, 0.0, 2.0]), torch.tensor([0.5, 0.5, 0.5])]
     expected = [2 * (w.detach() * xb).sum() * xb for xb in batches]

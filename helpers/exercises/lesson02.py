@@ -7,23 +7,7 @@ from typing import Any
 import torch
 
 from helpers.exercises import Hint, exercise
-
-
-def as_floats(answer: Any, n: int, what: str) -> list[float]:
-    """An answer given as a list/tuple/tensor of ``n`` numbers, as floats (shared by the lessons' checks)."""
-    if isinstance(answer, torch.Tensor):
-        answer = answer.detach().cpu().flatten().tolist()
-    if not isinstance(answer, (list, tuple)) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in answer
-    ):
-        raise Hint(f"give {what} as a list of {n} numbers, e.g. [1.0, 2.0, 3.0].")
-    if len(answer) != n:
-        raise Hint(f"{what} has {n} entries, one per entry of the tensor; you gave {len(answer)}.")
-    return [float(v) for v in answer]
-
-
-def close(a: list[float], b: list[float]) -> bool:
-    return all(abs(x - y) <= 1e-6 * max(1.0, abs(y)) for x, y in zip(a, b))
+from helpers.exercises.answers import as_function, as_floats, close
 
 
 @exercise("02.1", "gradient of (p * p.detach()).sum()")
@@ -40,8 +24,7 @@ def _check_02_1(answer: Any) -> str:
 
 @exercise("02.2", "a straight-through sign")
 def _check_02_2(answer: Any) -> str:
-    if not callable(answer):
-        raise Hint("give the function itself: check('02.2', sign_ste).")
+    as_function(answer, "02.2", "sign_ste")
     x = torch.tensor([-1.5, -0.2, 0.3, 2.0], requires_grad=True)
     out = answer(x)
     if out is None:

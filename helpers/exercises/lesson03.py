@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from helpers.exercises import Hint, exercise
-from helpers.exercises.lesson02 import as_floats, close
+from helpers.exercises.answers import as_function, as_floats, close
 from helpers.measure import saved_tensor_bytes
 
 
@@ -47,8 +47,7 @@ def _check_03_2(answer: Any) -> str:
 
 @exercise("03.3", "two losses, one backward")
 def _check_03_3(answer: Any) -> str:
-    if not callable(answer):
-        raise Hint("give the function itself: check('03.3', grads_of_two_losses).")
+    as_function(answer, "03.3", "grads_of_two_losses")
     a = torch.tensor([0.0, 0.5, -1.0], requires_grad=True)
     passes = []
     a.register_hook(lambda g: passes.append(1))

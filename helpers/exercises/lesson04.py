@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from helpers.exercises import Hint, exercise
+from helpers.exercises.answers import as_function
 
 
 @exercise("04.1", "autograd.grad leaves .grad alone")
@@ -21,8 +22,7 @@ def _check_04_1(answer: Any) -> str:
 
 @exercise("04.2", "a vector-Jacobian product with autograd.grad")
 def _check_04_2(answer: Any) -> str:
-    if not callable(answer):
-        raise Hint("give the function itself: check('04.2', vjp).")
+    as_function(answer, "04.2", "vjp")
     A = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]])
 
     def fn(t):
@@ -48,8 +48,7 @@ def _check_04_2(answer: Any) -> str:
 
 @exercise("04.3", "accumulating negated gradients by hand")
 def _check_04_3(answer: Any) -> str:
-    if not callable(answer):
-        raise Hint("give the function itself: check('04.3', flipped_step).")
+    as_function(answer, "04.3", "flipped_step")
 
     def setup():
         torch.manual_seed(0)

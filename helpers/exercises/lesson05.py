@@ -8,12 +8,12 @@ from typing import Any
 import torch
 
 from helpers.exercises import Hint, exercise
+from helpers.exercises.answers import as_function, as_number
 
 
 @exercise("05.1", "a clipping hook")
 def _check_05_1(answer: Any) -> str:
-    if not callable(answer):
-        raise Hint("give the function itself: check('05.1', clip_hook).")
+    as_function(answer, "05.1", "clip_hook")
     hook = answer(2.0)
     if hook is None or not callable(hook):
         raise Hint("clip_hook(limit) must *return* a function (a hook), e.g. lambda g: ...")
@@ -33,10 +33,7 @@ def _check_05_1(answer: Any) -> str:
 
 @exercise("05.2", "hooks piling up")
 def _check_05_2(answer: Any) -> str:
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        answer = answer.item()
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        raise Hint("give a number.")
+    answer = as_number(answer)
     if math.isclose(answer, 27):
         return "three hooks by the third step, each multiplying by 3: 3³ = 27."
     if math.isclose(answer, 3):
@@ -50,8 +47,7 @@ def _check_05_2(answer: Any) -> str:
 
 @exercise("05.3", "flip one branch, keep the other")
 def _check_05_3(answer: Any) -> str:
-    if not callable(answer):
-        raise Hint("give the function itself: check('05.3', adversarial_grads).")
+    as_function(answer, "05.3", "adversarial_grads")
     x = torch.tensor([1.0, 2.0, -1.0], requires_grad=True)
     y = torch.tensor([0.5, -1.0, 3.0], requires_grad=True)
     passes = []

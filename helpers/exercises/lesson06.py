@@ -9,14 +9,12 @@ import torch
 from torch import nn
 
 from helpers.exercises import Hint, exercise
+from helpers.exercises.answers import as_function, as_number
 
 
 @exercise("06.1", "the seed example with b = 3")
 def _check_06_1(answer: Any) -> str:
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        answer = answer.item()
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        raise Hint("give a number.")
+    answer = as_number(answer)
     if math.isclose(answer, 4.0):
         return "l1 gives ∂f/∂y · b = 3, l2 gives −∂f/∂x · a = 1: 4 in all."
     if math.isclose(answer, 2.0):
@@ -52,8 +50,7 @@ def _extra(x):
 
 @exercise("06.2", "one pass with another use of x")
 def _check_06_2(answer: Any) -> str:
-    if not callable(answer):
-        raise Hint("give the function itself: check('06.2', one_pass).")
+    as_function(answer, "06.2", "one_pass")
     g, a, b = _setup()
     f = _Counted()
     x, y = g(a), g(b)
