@@ -135,8 +135,17 @@ for step in range(1, 5):
     print(f"step {step}: gradient {fmt(param.grad)}")
 
 # %% [markdown]
-# (Hooks on *non-leaf* tensors do not pile up this way: each forward pass makes new non-leaf tensors,
-# and their hooks go with them.)
+# Hooks on *non-leaf* tensors do not pile up this way: each forward pass makes a new non-leaf tensor,
+# and its hooks go with it.
+
+# %%
+param = torch.tensor([1.0], device=device, requires_grad=True)
+for step in range(1, 4):
+    h = param * 1                       # a new non-leaf tensor every step
+    h.register_hook(lambda g: g * 2)
+    param.grad = None
+    h.sum().backward()
+    print(f"step {step}: gradient {fmt(param.grad)}")
 
 # %% [markdown]
 # ## 4. A hook sees the sum of all consumers' gradients
