@@ -361,7 +361,7 @@ FigurePicture(fig, "bar charts: saved activations and time of each method, as a 
 # %% [markdown]
 # One evaluation and one backward of `f` instead of two: about half the memory and about half the time
 # when `f` dominates the cost. `benchmarks/compute_once.py` measures the same methods at two sizes
-# (`python benchmarks/compute_once.py`); the README quotes its results.
+# (`.venv/bin/python benchmarks/compute_once.py`); the README quotes its results.
 
 # %% [markdown]
 # ## Summary
