@@ -67,3 +67,34 @@ def test_fmt():
 def test_show_source(capsys):
     show_source(fmt)
     assert capsys.readouterr().out.startswith("def fmt(value")
+
+
+def test_expect_error_prints_a_stable_message(capsys):
+    from helpers.show import expect_error
+
+    with expect_error(RuntimeError):
+        raise RuntimeError("modified: [torch.cuda.FloatTensor [3]] is at version 1. Hint: enable anomaly detection")
+    assert capsys.readouterr().out == "RuntimeError: modified: [torch.FloatTensor [3]] is at version 1.\n"
+    with expect_error(ValueError, KeyError):
+        raise KeyError("k")
+    assert capsys.readouterr().out.startswith("KeyError:")
+
+
+def test_expect_error_fails_when_nothing_is_raised():
+    from helpers.show import expect_error
+
+    with pytest.raises(AssertionError, match="expected RuntimeError, but nothing was raised"):
+        with expect_error(RuntimeError):
+            pass
+    with pytest.raises(TypeError):  # an unexpected kind of error is not swallowed
+        with expect_error(RuntimeError):
+            raise TypeError("other")
+
+
+def test_error_message_drops_internal_paths_and_wraps():
+    from helpers.show import error_message
+
+    long = "x " * 80 + "(Triggered internally at /pytorch/aten/src/x.cpp:12.)"
+    text = error_message(UserWarning(long))
+    assert "Triggered" not in text and "/pytorch" not in text
+    assert all(len(line) <= 100 for line in text.splitlines())

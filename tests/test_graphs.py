@@ -220,3 +220,22 @@ def test_a_saved_leaf_is_shown_as_the_leaf():
     assert not any(n.kind == "saved" for n in pic.nodes)
     assert pic.text.count("w (2) is saved by [2] MulBackward0") == 2
     assert "[3] w (2) -> [4] AccumulateGrad" in pic.text
+
+
+def test_side_by_side_titles_text_and_picture():
+    from helpers.graphs import side_by_side
+
+    w, loss = small_graph()
+    a = draw_graph(loss, {"w": w})
+    b = draw_graph((w * 3).sum(), {"w": w})
+    panel = side_by_side(first_graph=a, **{"two-pass: l2": b})
+    text = repr(panel)
+    assert text.startswith("== first graph ==\nautograd graph: 7 nodes")
+    assert "\n\n== two-pass: l2 ==\nautograd graph: 5 nodes" in text
+    assert 'label="two-pass: l2"' in panel.dot.source and "cluster_1" in panel.dot.source
+    if shutil.which("dot"):
+        assert panel._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError):
+        side_by_side()
+    with pytest.raises(TypeError, match="expected a picture from draw_graph"):
+        side_by_side(a=loss)
