@@ -79,7 +79,7 @@ def lab(tmp_path_factory):
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 log.close()
-                raise RuntimeError("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:])
+                raise RuntimeError("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:]) from None
             time.sleep(0.25)
     yield base, token
     server.terminate()

@@ -24,6 +24,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from helpers.project import BOOTSTRAP_CELL, colab_badge  # noqa: E402
+
 LESSONS = ROOT / "lessons"
 NOTEBOOKS = ROOT / "notebooks"
 #: The jupytext header of every lesson source. The notebooks deliberately carry no jupytext pairing

@@ -89,7 +89,8 @@ def check(exercise_id: str, answer: Any) -> Feedback:
         raise KeyError(f"no exercise {exercise_id!r}; known: {', '.join(sorted(_REGISTRY))}")
     ex = _REGISTRY[exercise_id]
     if answer is None or answer is Ellipsis:
-        return Feedback(exercise_id, False, "Not answered yet: replace the `None` with your answer and run the cell again.")
+        return Feedback(exercise_id, False, "Not answered yet: replace the `None` with your answer and "
+                                            "run the cell again.")
     try:
         message = ex.checker(answer)
     except Hint as hint:

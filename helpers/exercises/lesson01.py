@@ -34,9 +34,11 @@ def _check_01_2(answer: Any) -> str:
         raise Hint('give a set of names, e.g. {"w"}.')
     expected = {"w"}
     if answer == expected:
-        return "only w: it is a leaf *and* requires grad. x and s are leaves that do not require grad; y and h are not leaves."
+        return ("only w: it is a leaf *and* requires grad. x and s are leaves that do not require grad; "
+                "y and h are not leaves.")
     if "y" in answer or "h" in answer:
-        raise Hint("y and h were computed from w: they have a grad_fn, so they are not leaves (their .grad stays None).")
+        raise Hint("y and h were computed from w: they have a grad_fn, so they are not leaves "
+                   "(their .grad stays None).")
     if "x" in answer or "s" in answer:
         raise Hint("x and s are leaves, but they do not require grad, so backward() gives them no .grad.")
     raise Hint("one tensor in this notebook was created with requires_grad=True: that is the leaf that gets a .grad.")
@@ -60,7 +62,10 @@ def _check_01_3(answer: Any) -> str:
         return "each batch's gradient stands alone because .grad was reset before each backward()."
     running = torch.stack(expected).cumsum(0)
     if all(torch.allclose(g, r) for g, r in zip(result, running)):
-        raise Hint("your gradients are running sums: .grad accumulates, so reset it (w.grad = None) before each backward().")
+        raise Hint("your gradients are running sums: .grad accumulates, so reset it (w.grad = None) "
+                   "before each backward().")
     if len(result) > 1 and all(g is result[-1] or torch.equal(g, result[-1]) for g in result):
-        raise Hint("all your gradients are the same tensor: store w.grad.clone(), not w.grad itself, which later steps change.")
-    raise Hint("for each batch: reset w.grad, compute loss = (w * xb).sum() ** 2, call backward(), append w.grad.clone().")
+        raise Hint("all your gradients are the same tensor: store w.grad.clone(), not w.grad itself, "
+                   "which later steps change.")
+    raise Hint("for each batch: reset w.grad, compute loss = (w * xb).sum() ** 2, call backward(), "
+               "append w.grad.clone().")

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from helpers.exercises import Hint, exercise
-from helpers.exercises.answers import as_function, as_floats, close
+from helpers.exercises.answers import as_floats, as_function, close
 
 
 @exercise("02.1", "gradient of (p * p.detach()).sum()")
@@ -34,7 +34,8 @@ def _check_02_2(answer: Any) -> str:
     if not torch.equal(out.detach(), torch.sign(x.detach())):
         raise Hint("the value must be torch.sign(x): the trick changes the gradient, not the value.")
     if not out.requires_grad:
-        raise Hint("your result does not require grad: did you detach the whole expression? Only (sign(x) - x) should be detached.")
+        raise Hint("your result does not require grad: did you detach the whole expression? "
+                   "Only (sign(x) - x) should be detached.")
     out.sum().backward()
     if x.grad is None or torch.equal(x.grad, torch.zeros_like(x)):
         raise Hint("the gradient is zero, as for torch.sign itself: write x + (torch.sign(x) - x).detach().")
@@ -43,19 +44,25 @@ def _check_02_2(answer: Any) -> str:
     return "forward: sign(x); backward: the gradient of x, i.e. 1."
 
 
+CHOICES = 'answer with one of the strings "detach", "no_grad", "inference_mode", "requires_grad_(False)", "eval".'
+
+
 @exercise("02.3", "freezing a layer")
 def _check_02_3(answer: Any) -> str:
     hints = {
-        "detach": "detach() acts on one tensor in one forward pass; you would have to remember it everywhere the layer is used.",
-        "no_grad": "no_grad() stops recording for a whole block: the layers after the embedding would get no gradient either.",
+        "detach": "detach() acts on one tensor in one forward pass; you would have to remember it "
+                  "everywhere the layer is used.",
+        "no_grad": "no_grad() stops recording for a whole block: the layers after the embedding would get "
+                   "no gradient either.",
         "inference_mode": "inference_mode() is for code that never needs gradients; training the rest needs them.",
-        "eval": "eval() changes dropout and batch-norm behaviour; gradients still flow and the optimizer still updates the layer.",
+        "eval": "eval() changes dropout and batch-norm behaviour; gradients still flow and the optimizer "
+                "still updates the layer.",
     }
     if not isinstance(answer, str):
-        raise Hint('answer with one of the strings "detach", "no_grad", "inference_mode", "requires_grad_(False)", "eval".')
+        raise Hint(CHOICES)
     key = answer.strip().replace("torch.", "").replace("()", "")
     if key in ("requires_grad_(False)", "requires_grad_(false)"):
         return "embedding.requires_grad_(False): its parameters get no .grad, so the optimizer leaves them alone."
     if key in hints:
         raise Hint(hints[key])
-    raise Hint('answer with one of the strings "detach", "no_grad", "inference_mode", "requires_grad_(False)", "eval".')
+    raise Hint(CHOICES)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from helpers.exercises import Hint, exercise
-from helpers.exercises.answers import as_function, as_floats, close
+from helpers.exercises.answers import as_floats, as_function, close
 from helpers.measure import saved_tensor_bytes
 
 

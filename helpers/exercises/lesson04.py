@@ -43,7 +43,8 @@ def _check_04_2(answer: Any) -> str:
     ones = torch.ones(2) @ torch.autograd.functional.jacobian(fn, inp)
     if torch.allclose(got, ones, atol=1e-6):
         raise Hint("that is the gradient of fn(inp).sum(): pass grad_outputs=u.")
-    raise Hint("inp = inp.detach().requires_grad_(True); out = fn(inp); return torch.autograd.grad(out, inp, grad_outputs=u)[0].")
+    raise Hint("inp = inp.detach().requires_grad_(True); out = fn(inp); "
+               "return torch.autograd.grad(out, inp, grad_outputs=u)[0].")
 
 
 @exercise("04.3", "accumulating negated gradients by hand")
@@ -73,4 +74,5 @@ def _check_04_3(answer: Any) -> str:
         raise Hint("0.weight lost its existing gradient: add to p.grad when it is not None, don't assign.")
     if all(torch.allclose(got[n], -want[n]) for n in names if n != "0.weight"):
         raise Hint("the sign is wrong: accumulate the *negated* gradients.")
-    raise Hint("grads = torch.autograd.grad(loss, params); for each p, g: p.grad = -g if p.grad is None else p.grad - g.")
+    raise Hint("grads = torch.autograd.grad(loss, params); "
+               "for each p, g: p.grad = -g if p.grad is None else p.grad - g.")

@@ -62,7 +62,9 @@ def _check_05_3(answer: Any) -> str:
     if torch.allclose(x.grad, want_x) and torch.allclose(y.grad, want_y):
         return "reverse_grad(x) on f's branch only: f's gradient to x is flipped, r's is not."
     if torch.allclose(x.grad, -(y.detach() + 2 * x.detach())):
-        raise Hint("the regulariser's gradient is flipped too: a hook on x flips everything; flip only f's input, e.g. f(reverse_grad(x), y).")
+        raise Hint("the regulariser's gradient is flipped too: a hook on x flips everything; flip only "
+                   "f's input, e.g. f(reverse_grad(x), y).")
     if torch.allclose(x.grad, y.detach() + 2 * x.detach()):
         raise Hint("nothing is flipped: the gradient f sends to x must be negated.")
-    raise Hint("compute (f(reverse_grad(x), y) + r(x)).backward() with f(x, y) = (x * y).sum(), r(x) = (x ** 2).sum().")
+    raise Hint("compute (f(reverse_grad(x), y) + r(x)).backward() "
+               "with f(x, y) = (x * y).sum(), r(x) = (x ** 2).sum().")

@@ -83,7 +83,9 @@ def _check_06_3(answer: Any) -> str:
         raise Hint('answer with one of "hook", "autograd.grad", "reversal".')
     key = answer.strip()
     if key in ("autograd.grad", "autograd_grad", "grad_then_backward"):
-        return "it asks only for ∂f/∂x and ∂f/∂y, so θ is untouched — as after the two passes, where the contributions cancel."
+        return ("it asks only for ∂f/∂x and ∂f/∂y, so θ is untouched — as after the two passes, "
+                "where the contributions cancel.")
     if key in ("hook", "reversal"):
-        raise Hint(f"the {key} method runs one ordinary backward through f, so θ receives ∂f/∂θ; the two passes give θ 0.")
+        raise Hint(f"the {key} method runs one ordinary backward through f, so θ receives ∂f/∂θ; "
+                   "the two passes give θ 0.")
     raise Hint('answer with one of "hook", "autograd.grad", "reversal".')
