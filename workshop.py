@@ -7,7 +7,7 @@
     python3 workshop.py preflight    check this machine for a workshop and print a verdict
     python3 workshop.py setup        only set up
 
-Set-up needs nothing but Python 3.10+ and makes a virtual environment in .venv/ from the pinned
+Set-up needs nothing but Python 3.11+ and makes a virtual environment in .venv/ from the pinned
 requirements.txt. System programs: Graphviz's `dot` (pictures of graphs) and, for the tests only,
 Chromium; on Debian/Ubuntu they are installed with apt-get when this runs as root or with password-less
 sudo, otherwise you get a one-line instruction. A second run skips whatever is already in place.
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 REQUIREMENTS = ROOT / "requirements.txt"
 STAMP = VENV / ".requirements.sha256"
-MIN_PYTHON = (3, 10)
+MIN_PYTHON = (3, 11)
 
 GRAPHVIZ_HELP = {
     "Debian/Ubuntu": "sudo apt-get install graphviz",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MIN_PYTHON = (3, 10)
+MIN_PYTHON = (3, 11)
 SETUP_HINT = "run `python3 workshop.py setup` (or use Binder/Colab: see README)"
 
 
@@ -28,7 +28,7 @@ class Failed(Exception):
 
 def check_python() -> str:
     if sys.version_info < MIN_PYTHON:
-        raise Failed(f"Python {sys.version.split()[0]} is too old: install Python 3.10 or newer")
+        raise Failed(f"Python {sys.version.split()[0]} is too old: install Python 3.11 or newer")
     return f"Python {sys.version.split()[0]} ({sys.executable})"
 
 
