@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from helpers.compute_once import METHODS, make_problem, run_method  # noqa: E402
-from helpers.device import pick_device  # noqa: E402
+from helpers.device import describe, pick_device  # noqa: E402
 from helpers.measure import saved_tensor_bytes, time_methods  # noqa: E402
 
 ONE_PASS_CHECKED = ("hook", "reversal")
@@ -53,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.sizes or ([128, 512] if args.quick else [256, 2048])
     repeat = args.repeat or (7 if args.quick else 21)
     device = pick_device(args.device)
-    threads = f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
-    print(f"torch {torch.__version__} on {device}{threads} ({name}); {repeat} timed rounds per size")
+    print(f"{describe(device)} ({platform.machine()}); {repeat} timed rounds per size")
     rows = [row for n in sorted(sizes) for row in measure(n, device, repeat, warmup=3)]
     print(f"{'method':14} {'n':>6} {'median':>11} {'time ratio':>11} {'saved':>12} {'saved ratio':>12}")
     for r in rows:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from helpers.compare import collect_grads
+
 __all__ = [
     "METHODS",
     "GradReverse",
@@ -169,4 +171,4 @@ def run_method(method: Callable[[torch.Tensor, torch.Tensor, Loss], None], probl
     problem.g.zero_grad(set_to_none=True)
     x, y = problem.features()
     method(x, y, problem.f)
-    return {name: p.grad.detach().clone() for name, p in problem.g.named_parameters()}
+    return collect_grads(problem.g)

@@ -61,7 +61,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from helpers import (check, compare_gradients, draw_graph, expect_error, fmt, format_bytes, pick_device,
+from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt, format_bytes, pick_device,
                      saved_tensor_bytes, seed_everything, show_source, time_methods)
 from helpers.compute_once import (METHODS, abs_difference, make_problem, reverse_grad, run_method, seed_example,
                                   two_pass)
@@ -253,32 +253,28 @@ def r(x):
     return x.pow(2).mean()
 
 
-def grads_of_g():
-    return {n: p.grad.detach().clone() for n, p in problem.g.named_parameters()}
-
-
 problem.g.zero_grad(set_to_none=True)
 x, y = problem.features()
 r(x).backward(retain_graph=True)  # reference: r normally, then the two passes
 two_pass(x, y, problem.f)
-reference = grads_of_g()
+reference = collect_grads(problem.g)
 
 problem.g.zero_grad(set_to_none=True)
 x, y = problem.features()
 x.register_hook(lambda grad: -grad)
 (problem.f(x, y) + r(x)).backward()
-with_hook = grads_of_g()
+with_hook = collect_grads(problem.g)
 
 problem.g.zero_grad(set_to_none=True)
 x, y = problem.features()
 (problem.f(reverse_grad(x), y) + r(x)).backward()
-with_reversal = grads_of_g()
+with_reversal = collect_grads(problem.g)
 
 problem.g.zero_grad(set_to_none=True)
 x, y = problem.features()
 gx, gy = torch.autograd.grad(problem.f(x, y), [x, y])
 torch.autograd.backward([x, y, r(x)], [-gx, gy, None])  # r's own gradient pushed with the rest
-with_autograd_grad = grads_of_g()
+with_autograd_grad = collect_grads(problem.g)
 
 compare_gradients({"two-pass + r": reference, "hook on x": with_hook, "reversal on f's input": with_reversal,
                    "autograd.grad + r": with_autograd_grad}, decimals=4)
@@ -292,7 +288,7 @@ compare_gradients({"two-pass + r": reference, "hook on x": with_hook, "reversal 
 problem.g.zero_grad(set_to_none=True)
 x, _ = problem.features()
 r(x).backward()
-r_only = grads_of_g()
+r_only = collect_grads(problem.g)
 compare_gradients({"hook − reference": {n: with_hook[n] - reference[n] for n in reference},
                    "−2 × r's gradient": {n: -2 * r_only[n] for n in r_only}}, decimals=4)
 
