@@ -41,24 +41,37 @@ Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class GradReverse(torch.autograd.Function):
-    """The identity in the forward pass; negates the gradient in the backward pass.
+    """The identity in the forward pass; multiplies the gradient by ``-scale`` in the backward pass.
 
     Unlike a hook on a tensor, it acts only where it is applied: ``f(reverse_grad(x), y)`` flips the
-    gradient that ``f`` sends to ``x`` and leaves every other use of ``x`` alone.
+    gradient that ``f`` sends to ``x`` and leaves every other use of ``x`` alone. ``scale`` is the λ of
+    domain-adversarial training (lesson 07); it gets no gradient.
+
+    Written in the ``setup_context`` style (``forward`` without ``ctx``), so that it also works under
+    ``torch.func`` transforms such as ``torch.func.grad`` and ``vjp`` (lesson 08).
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+    def forward(x: torch.Tensor, scale: float) -> torch.Tensor:
         return x.view_as(x)  # a view: same values, and a new node in the graph
 
     @staticmethod
-    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:
-        return -grad_output
+    def setup_context(ctx, inputs, output) -> None:
+        _, scale = inputs
+        ctx.scale = scale
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.scale * grad_output, None
 
 
-def reverse_grad(x: torch.Tensor) -> torch.Tensor:
-    """``x`` in the forward pass, ``-gradient`` in the backward pass (see :class:`GradReverse`)."""
-    return GradReverse.apply(x)
+def reverse_grad(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """``x`` in the forward pass, ``-scale * gradient`` in the backward pass (see :class:`GradReverse`)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"reverse_grad takes a tensor, got {type(x).__name__}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise TypeError(f"scale must be a number (λ), got {type(scale).__name__}")
+    return GradReverse.apply(x, float(scale))
 
 
 # --- the four methods ------------------------------------------------------------------------------

@@ -67,18 +67,36 @@ def error_message(exc: BaseException) -> str:
 
 
 @contextmanager
-def expect_error(*types: type[BaseException]) -> Iterator[None]:
+def expect_error(*types: type[BaseException], contains: str | None = None) -> Iterator[None]:
     """Run a block that must fail, and print the error instead of a traceback.
 
     ``with expect_error(RuntimeError): y.backward()`` prints ``RuntimeError: …`` (see
-    :func:`error_message`). It raises ``AssertionError`` when the block does *not* fail, so a lesson
-    that claims an error cannot silently stop showing one.
+    :func:`error_message`): use it where the learner must recognise PyTorch's exact words.
+    ``with expect_error(RuntimeError, contains="modified by an inplace operation"): …`` checks that the
+    message contains that phrase (case-insensitive) and prints only ``RuntimeError: …modified by an
+    inplace operation…``: use it where the wording around the phrase (tensor names, version counts) may
+    change between PyTorch versions and is not the point.
+
+    It raises ``AssertionError`` when the block does *not* fail, or fails without the phrase, so a
+    lesson that claims an error cannot silently stop showing it.
     """
+    if not all(isinstance(t, type) and issubclass(t, BaseException) for t in types):
+        bad = next(t for t in types if not (isinstance(t, type) and issubclass(t, BaseException)))
+        raise TypeError(f"expect_error takes exception classes such as RuntimeError, got {bad!r}")
+    if contains is not None and (not isinstance(contains, str) or not contains.strip()):
+        raise ValueError(f"contains must be a non-empty phrase, got {contains!r}")
     expected = types or (Exception,)
     try:
         yield
     except expected as exc:
-        print(error_message(exc))
+        if contains is None:
+            print(error_message(exc))
+            return
+        message = " ".join(str(exc).split())
+        if contains.lower() not in message.lower():
+            raise AssertionError(f"{type(exc).__name__} was raised, but its message does not contain "
+                                 f"{contains!r}: {message[:300]}") from exc
+        print(f"{type(exc).__name__}: …{contains}…")
     else:
         raise AssertionError(f"expected {' or '.join(t.__name__ for t in expected)}, but nothing was raised")
 

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from helpers.compare import compare_gradients
@@ -20,7 +21,28 @@ def test_reverse_grad_is_identity_forward_and_negation_backward():
     assert isinstance(out.grad_fn, torch.autograd.function.BackwardCFunction)
     (out * torch.tensor([3.0, 4.0])).sum().backward()
     assert torch.equal(x.grad, torch.tensor([-3.0, -4.0]))
-    assert GradReverse.apply(x).grad_fn.__class__.__name__ == "GradReverseBackward"
+    assert GradReverse.apply(x, 1.0).grad_fn.__class__.__name__ == "GradReverseBackward"
+
+
+def test_reverse_grad_scale_and_bad_inputs():
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    (reverse_grad(x, 0.25) * torch.tensor([3.0, -4.0])).sum().backward()
+    assert torch.equal(x.grad, torch.tensor([-0.75, 1.0]))
+    for bad in ([1.0], 1.0, None):
+        with pytest.raises(TypeError, match="takes a tensor"):
+            reverse_grad(bad)
+    with pytest.raises(TypeError, match="scale"):
+        reverse_grad(x, torch.tensor(1.0))
+
+
+def test_reverse_grad_works_under_torch_func():
+    """The setup_context style: torch.func.grad and vjp see through it (a classic forward(ctx, x)
+    Function raises under torch.func.grad)."""
+    x = torch.tensor([1.0, -2.0, 0.5])
+    g = torch.func.grad(lambda t: (reverse_grad(t, 2.0) ** 2).sum())(x)
+    assert torch.equal(g, -2.0 * 2 * x)
+    out, vjp = torch.func.vjp(reverse_grad, x)
+    assert torch.equal(out, x) and torch.equal(vjp(torch.ones(3))[0], -torch.ones(3))
 
 
 def test_all_methods_match_the_two_pass_reference():

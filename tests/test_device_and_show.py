@@ -98,3 +98,27 @@ def test_error_message_drops_internal_paths_and_wraps():
     text = error_message(UserWarning(long))
     assert "Triggered" not in text and "/pytorch" not in text
     assert all(len(line) <= 100 for line in text.splitlines())
+
+
+def test_expect_error_with_a_stable_phrase(capsys):
+    from helpers.show import expect_error
+
+    with expect_error(RuntimeError, contains="modified by an inplace operation"):
+        raise RuntimeError("one of the variables needed for gradient computation has been modified by an\n"
+                           "  inplace operation: [torch.FloatTensor [3]] is at version 1; expected version 0")
+    assert capsys.readouterr().out == "RuntimeError: …modified by an inplace operation…\n"
+    with pytest.raises(AssertionError, match="does not contain"):
+        with expect_error(RuntimeError, contains="modified by an inplace operation"):
+            raise RuntimeError("Trying to backward through the graph a second time")
+
+
+def test_expect_error_rejects_what_is_not_an_exception_class():
+    from helpers.show import expect_error
+
+    for bad in ("RuntimeError", RuntimeError("x"), int, None):
+        with pytest.raises(TypeError, match="exception classes"):
+            with expect_error(bad):
+                pass
+    with pytest.raises(ValueError, match="non-empty phrase"):
+        with expect_error(RuntimeError, contains="  "):
+            pass
