@@ -4,7 +4,9 @@ Introduced in lesson 01. :func:`draw_graph` walks the graph behind one or more t
 :class:`GraphPicture`. Jupyter shows it as a PNG drawn by torchviz's ``make_dot`` and Graphviz; its
 plain-text form (``repr``) lists the graph's nodes and edges in a stable order, with leaves named by the
 ``params`` you pass. Two runs, or two machines, give the same text, so a notebook's stored output
-checks the graph itself; a machine without Graphviz still shows the text.
+checks the graph itself. Without Graphviz the picture's place shows the same text under a note on how
+to install Graphviz; the note is in the PNG only, so the text (what nbval compares) is the same on a
+machine with and without Graphviz.
 
 torchviz 0.0.3 names Graphviz nodes by ``id()`` (different on every run), recurses once per node (a
 chain of a few thousand operations exceeds Python's recursion limit) and reads ``saved_tensors`` of
@@ -123,7 +125,7 @@ class GraphPicture:
                     lines.append(f"  {src} -> {dst}  (a view of it)")
                 else:
                     lines.append(f"  {src} -> {dst}")
-        return lines + [f"note: {n}" for n in self.notes]
+        return lines + [f"note: {n}" for n in self.notes if n != INSTALL_HINT]
 
     def __repr__(self) -> str:
         return "\n".join(self._lines(limit=TEXT_NODE_LIMIT))
@@ -140,7 +142,12 @@ class GraphPicture:
         return self._png
 
     def _repr_png_(self) -> bytes | None:
-        return self.png()
+        # Without Graphviz: the install note and the text form, as a picture. The note is not in the
+        # text form, so that a notebook's compared output (text/plain) does not depend on Graphviz.
+        data = self.png()
+        if data is None and not graphviz_available():
+            return _note_png(INSTALL_HINT, repr(self))
+        return data
 
     def save(self, path: str) -> None:
         """Write the picture to ``path`` as PNG."""
@@ -149,6 +156,22 @@ class GraphPicture:
             raise RuntimeError("no picture to save: " + (self.notes[-1] if self.notes else INSTALL_HINT))
         with open(path, "wb") as f:
             f.write(data)
+
+
+def _note_png(note: str, text: str) -> bytes:
+    """``note`` (wrapped) above ``text`` in a monospace font, as a PNG 900 pixels wide."""
+    import io
+    import textwrap
+
+    from matplotlib.figure import Figure
+
+    lines = textwrap.wrap(note, 100) + [""] + text.splitlines()
+    fig = Figure(figsize=(9, 0.3 + 0.16 * len(lines)))
+    fig.text(0.01, 1 - 0.15 / fig.get_figheight(), "\n".join(lines), va="top", ha="left",
+             family="monospace", fontsize=9, linespacing=1.25)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    return buffer.getvalue()
 
 
 def graphviz_available() -> bool:
