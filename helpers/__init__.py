@@ -4,6 +4,7 @@ One job per module, each introduced by a lesson:
 
 * :mod:`helpers.device` (lesson 01): pick CPU or CUDA, seed every generator.
 * :mod:`helpers.graphs` (lesson 01): draw an autograd graph; its text form states the graph.
+* :mod:`helpers.gradflow` (lesson 01): the gradient that flowed along each edge in a backward pass.
 * :mod:`helpers.exercises` (lesson 01): check exercise answers, with hints.
 * :mod:`helpers.show` (lesson 01): print tensors rounded and device-free, errors as stable text, a helper's code.
 * :mod:`helpers.compare` (lesson 02): compare gradients from several methods, as a table and a plot.
@@ -15,6 +16,7 @@ One job per module, each introduced by a lesson:
 from helpers.compare import collect_grads, compare_gradients
 from helpers.device import pick_device, seed_everything
 from helpers.exercises import check
+from helpers.gradflow import gradient_flow
 from helpers.graphs import draw_graph
 from helpers.measure import format_bytes, saved_tensor_bytes, time_call, time_methods
 from helpers.show import expect_error, fmt, show_source
@@ -27,6 +29,7 @@ __all__ = [
     "expect_error",
     "fmt",
     "format_bytes",
+    "gradient_flow",
     "pick_device",
     "saved_tensor_bytes",
     "seed_everything",
