@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 __all__ = ["Feedback", "Hint", "check", "exercise", "exercise_ids", "show_solution", "solution_function"]
 
 SOLUTIONS_DIR = Path(__file__).resolve().parents[2] / "solutions"
@@ -81,22 +83,32 @@ def check(exercise_id: str, answer: Any) -> Feedback:
     """Check ``answer`` to exercise ``exercise_id`` ("01.1", "02.3", …).
 
     Returns a :class:`Feedback` whose text says "correct" or gives a hint. An answer still ``None``
-    (or ``...``) is reported as not answered yet. A check that itself fails on an unexpected answer
-    (say, a function that raises) turns the error into a hint rather than a traceback.
+    (or ``...``, or the lesson's untouched placeholder function) is reported as not answered yet. An
+    exception raised by the learner's code becomes a hint that names it; an exception of the check
+    itself is reported as the check's failure, never blamed on the answer. The check runs with grad
+    mode on and leaves grad mode and the global RNG as they were.
     """
+    from helpers.exercises.answers import is_unanswered
+
     _load_all()
     if exercise_id not in _REGISTRY:
         raise KeyError(f"no exercise {exercise_id!r}; known: {', '.join(sorted(_REGISTRY))}")
     ex = _REGISTRY[exercise_id]
-    if answer is None or answer is Ellipsis:
-        return Feedback(exercise_id, False, "Not answered yet: replace the `None` with your answer and "
-                                            "run the cell again.")
+    if is_unanswered(answer):
+        what = "write the function's body" if callable(answer) else "replace the `None` with your answer"
+        return Feedback(exercise_id, False, f"Not answered yet: {what} and run the cell again.")
+    grad_enabled = torch.is_grad_enabled()
     try:
-        message = ex.checker(answer)
+        with torch.enable_grad():
+            message = ex.checker(answer)
     except Hint as hint:
         return Feedback(exercise_id, False, f"Hint: {hint}")
-    except Exception as exc:  # the learner's function raised: show it as a hint, not a traceback
-        return Feedback(exercise_id, False, f"Your answer raised {type(exc).__name__}: {exc}")
+    except Exception as exc:  # not the learner's fault: their own code's errors arrive as Hints
+        return Feedback(exercise_id, False, f"The check itself failed ({type(exc).__name__}: {exc}). "
+                                            "This is a bug in the workshop, not a verdict on your "
+                                            "answer: please tell the instructor.")
+    finally:
+        torch.set_grad_enabled(grad_enabled)
     return Feedback(exercise_id, True, message)
 
 
