@@ -18,16 +18,21 @@
 # # 04 · `torch.autograd.grad` and writing `.grad` yourself
 #
 # `loss.backward()` does two things at once: it computes gradients and **adds** them into `.grad` of
-# every leaf. `torch.autograd.grad` does only the first: it *returns* the gradients and touches nothing.
-# That separation gives you control: you decide what goes into `.grad`, with which sign, and when.
+# every leaf. `torch.autograd.grad` does only the first: it *returns* the gradients and leaves the
+# leaves' `.grad` alone. That separation gives you control: you decide what goes into `.grad`, with
+# which sign, and when. It is still a backward pass, though: it runs hooks, fills `.grad` of non-leaves
+# that asked for it, and frees what the graph saved.
 #
 # **You will learn**
-# - that `autograd.grad` returns gradients and leaves `.grad` alone, while `backward()` accumulates;
-# - how to write gradients into `p.grad` by hand (None versus existing) and get exactly what `backward()` gives;
-# - `grad_outputs` for non-scalar outputs (vector–Jacobian products), `allow_unused` and `materialize_grads`,
-#   and `backward(inputs=...)`;
+# - that `autograd.grad` returns gradients and leaves the leaves' `.grad` alone, while `backward()`
+#   accumulates — and the three things `autograd.grad` does do (hooks, `retain_grad()`, freeing);
+# - how to write gradients into `p.grad` by hand (None versus existing) and get exactly what
+#   `backward()` gives;
+# - `grad_outputs` for non-scalar outputs (vector–Jacobian products), `allow_unused` and
+#   `materialize_grads`, and `backward(inputs=...)`;
 # - `create_graph=True` for gradients of gradients: a WGAN-GP gradient penalty, checked numerically;
-# - the seed question's "one possibility": `autograd.grad` to intermediate tensors, then `autograd.backward`.
+# - the seed question's "one possibility": `autograd.grad` to intermediate tensors, then
+#   `autograd.backward` — and the graphs on which its two calls collide.
 #
 # Time: about 35 minutes. Builds on [03 · retain_graph](03_retain_graph.ipynb).
 
@@ -54,8 +59,8 @@ else:
 import torch
 from torch import nn
 
-from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt, pick_device,
-                     seed_everything, show_source)
+from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt,
+                     pick_device, seed_everything, show_source)
 from helpers.compute_once import abs_difference, seed_example
 
 device = pick_device()
@@ -78,6 +83,38 @@ w.grad = None
 # %% [markdown]
 # `autograd.grad(outputs, inputs)` takes the tensors to differentiate *with respect to* as an argument,
 # so it works for any tensor in the graph, leaf or not, and returns a tuple with one gradient per input.
+#
+# "Leaves `.grad` alone" is about the leaves only. `autograd.grad` runs the same engine as `backward()`,
+# and three things happen on the way. Here `h = 2w` is a non-leaf that called `retain_grad()` (keep my
+# gradient, lesson 01) and carries a tensor hook — a function that autograd calls with the gradient
+# as it passes `h` and whose return value replaces it (lesson 05) — that flips the sign:
+
+# %%
+w = torch.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
+h = w * 2
+h.retain_grad()
+h.register_hook(lambda grad: print("  the hook on h runs, gets", fmt(grad)) or -grad)
+loss = (h ** 2).sum()
+
+(g,) = torch.autograd.grad(loss, w)
+print("returned:", fmt(g), "= -2 · 2h (the hook flipped it) | w.grad:", w.grad)
+print("h.grad  :", fmt(h.grad), "(filled by retain_grad, after the hook)")
+with expect_error(RuntimeError, contains="backward through the graph a second time"):
+    torch.autograd.grad(loss, w)  # the first call freed the saved tensors
+
+# %% [markdown]
+# 1. **Tensor hooks run**: the hook on `h` ran and its result is what `autograd.grad` returned. Hooks on
+#    the `inputs` themselves run too (since PyTorch 2.0); hooks beyond the inputs do not.
+# 2. **`retain_grad()` non-leaves get `.grad`**: `h.grad` was filled (with the gradient after the hook).
+#    Only *leaves* keep their `.grad` untouched.
+# 3. **The saved tensors are freed**, as after `backward()` (lesson 03): a second call fails.
+#    `retain_graph=True` keeps them:
+
+# %%
+loss = ((w * 2) ** 2).sum()
+(g1,) = torch.autograd.grad(loss, w, retain_graph=True)
+(g2,) = torch.autograd.grad(loss, w)
+print("twice, the first with retain_graph=True:", fmt(g1), fmt(g2))
 
 # %% [markdown]
 # ## 2. Writing `.grad` by hand
@@ -136,14 +173,15 @@ params_c = list(model_c.parameters())
 for xb, yb in ((x[:8], y[:8]), (x[8:], y[8:])):
     for p, g in zip(params_c, torch.autograd.grad(loss_fn(model_c(xb), yb), params_c)):
         p.grad = g  # wrong: forgets the first mini-batch
-compare_gradients({"backward()": collect_grads(model_a), "assigning p.grad = g": collect_grads(model_c)},
-                  decimals=4)
+compare_gradients({"backward()": collect_grads(model_a),
+                   "assigning p.grad = g": collect_grads(model_c)}, decimals=4)
 
 # %% [markdown]
 # ## 3. Non-scalar outputs: `grad_outputs` and vector–Jacobian products
 #
-# A gradient needs a scalar to start from. For a vector output `v`, `autograd.grad(v, x)` has nothing to
-# start with and refuses:
+# A gradient needs a scalar to start from. For an output `v` with more than one element,
+# `autograd.grad(v, x)` has nothing to start with and refuses. This message is worth recognising (it
+# is the same for `v.backward()`), so here it is in full:
 
 # %%
 A = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], device=device)
@@ -162,23 +200,26 @@ u = torch.tensor([1.0, 0.0, 2.0], device=device)
 (vjp,) = torch.autograd.grad(v, xv, grad_outputs=u)
 J = torch.autograd.functional.jacobian(lambda t: A @ t, xv.detach())
 print("autograd.grad with grad_outputs:", fmt(vjp))
-print("u @ Jacobian                  :", fmt(u @ J), "| same:", torch.allclose(vjp, u @ J))
+print("u @ Jacobian                  :", fmt(u @ J), "| max |Δ| =", fmt((vjp - u @ J).abs().max()))
 
 # %% [markdown]
 # ## 4. Inputs that do not take part: `allow_unused`, `materialize_grads`
 #
-# Asking for the gradient with respect to a tensor the output does not depend on is an error by default
-# (often it is a bug: you forgot to use it). If it is intended, `allow_unused=True` returns `None` for it,
-# and `materialize_grads=True` returns zeros instead (handy when you add the gradients up).
+# Asking for the gradient with respect to a tensor that is not in the output's graph (it was not used to
+# compute the output) is an error by default: often it is a bug, you forgot to use it. If it is
+# intended, `allow_unused=True` returns `None` for it, and `materialize_grads=True` (PyTorch 2.1+)
+# returns zeros instead (handy when you add the gradients up). The cell checks the part of the error
+# message that matters (the full text also names the input's index and suggests `allow_unused=True`):
 
 # %%
 used = torch.tensor(2.0, device=device, requires_grad=True)
 unused = torch.tensor(5.0, device=device, requires_grad=True)
+both = [used, unused]
 
-with expect_error(RuntimeError):
-    torch.autograd.grad(used ** 2, [used, unused])
-print("allow_unused=True     :", torch.autograd.grad(used ** 2, [used, unused], allow_unused=True)[1])
-print("materialize_grads=True:", fmt(torch.autograd.grad(used ** 2, [used, unused], materialize_grads=True)[1]))
+with expect_error(RuntimeError, contains="appears to not have been used in the graph"):
+    torch.autograd.grad(used ** 2, both)
+print("allow_unused=True     :", fmt(torch.autograd.grad(used ** 2, both, allow_unused=True)))
+print("materialize_grads=True:", fmt(torch.autograd.grad(used ** 2, both, materialize_grads=True)))
 
 # %% [markdown]
 # ## 5. `backward(inputs=...)`: accumulate into some leaves only
@@ -197,22 +238,26 @@ for name, p in model_d.named_parameters():
 # ## 6. Gradients of gradients: a gradient penalty
 #
 # With `create_graph=True` autograd records the backward pass too, so the gradient is itself the output
-# of a graph. For `z³` the gradient 3z² is built from the operations of `PowBackward0`'s backward:
+# of a graph. For `z³` the gradient 3z² is built from the operations of `PowBackward0`'s backward, and
+# differentiating it again gives the second derivative 6z (at z = 3: 27 and 18):
 
 # %%
-z = torch.tensor(2.0, device=device, requires_grad=True)
+z = torch.tensor(3.0, device=device, requires_grad=True)
 (dz,) = torch.autograd.grad(z ** 3, z, create_graph=True)
-print("dz³/dz =", fmt(dz), "| requires_grad:", dz.requires_grad)
+print("dz³/dz = 3z² =", fmt(dz), "| requires_grad:", dz.requires_grad)
+(d2z,) = torch.autograd.grad(dz, z)
+print("d²z³/dz² = 6z =", fmt(d2z))
 draw_graph(dz, {"z": z, "dz³/dz": dz})
 
 # %% [markdown]
-# So a loss built from a gradient can be backpropagated. WGAN-GP (Gulrajani et al., 2017) adds to the critic's loss a penalty
-# `(‖∇ₓ̂ D(x̂)‖₂ − 1)²` at points `x̂` between real and fake samples:
+# So a loss built from a gradient can be backpropagated. WGAN-GP (Gulrajani et al., 2017) adds to the
+# critic's loss a penalty `(‖∇ₓ̂ D(x̂)‖₂ − 1)²` at random points `x̂` between real and fake samples:
 
 # %%
 def gradient_penalty(critic, real, fake, t):
     x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
-    (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)  # differentiable gradient
+    # create_graph=True: the gradient is itself differentiable
+    (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return ((g.norm(2, dim=1) - 1) ** 2).mean()
 
 
@@ -224,7 +269,8 @@ t = torch.rand(6, 1, generator=torch.Generator().manual_seed(6), dtype=torch.flo
 
 penalty = gradient_penalty(critic, real, fake, t)
 penalty.backward()
-print("penalty:", fmt(penalty), "| the critic's first weight got a gradient:", critic[0].weight.grad is not None)
+print("penalty:", fmt(penalty),
+      "| the critic's first weight got a gradient:", critic[0].weight.grad is not None)
 
 # %% [markdown]
 # Is that second-order gradient right? `torch.autograd.gradcheck` compares it with finite differences
@@ -273,22 +319,64 @@ torch.autograd.backward([x, y], [-gx, gy])
 print("autograd.grad + backward   : weight grad", fmt(g.weight.grad))
 
 # %% [markdown]
-# Both give 3. (`autograd.grad` ran only the part of the graph between `f` and `x`, `y`, so `g`'s part
-# was still there for `autograd.backward` — no `retain_graph` needed.) Lesson 05 does the same with a
-# one-line hook, and lesson 06 compares all the methods on a larger model.
+# Both give 3. This method makes **two** engine calls. The first ran only the part of the graph between
+# `f` and `x`, `y`, and freed *its* saved tensors; `g`'s part was not run, so it was still there for the
+# second call — here no `retain_graph` was needed. That holds only while the two parts share no node.
+#
+# ### When the two calls share nodes
+#
+# Let `y` depend on `x`: `y = g(b) + 0.1 · x`. Now the path from `f` to `x` also runs through `y`'s
+# nodes, so the first call runs them and frees their saved tensors — and the second call needs them
+# again to push `∂f/∂y` through `y` into `g`:
+
+# %%
+def seed_with_y_using_x():
+    """The seed example, except that y = g(b) + 0.1 · x depends on x."""
+    g, a, b = seed_example(device)
+    x = g(a)
+    return g, x, g(b) + 0.1 * x
+
+
+g, x, y = seed_with_y_using_x()
+f(x.detach(), y).backward(retain_graph=True)
+(-f(x, y.detach())).backward()
+reference = g.weight.grad.clone()
+print("two passes                   : weight grad", fmt(reference))
+
+g, x, y = seed_with_y_using_x()
+gx, gy = torch.autograd.grad(f(x, y), [x, y])
+with expect_error(RuntimeError, contains="backward through the graph a second time"):
+    torch.autograd.backward([x, y], [-gx, gy])
+
+g, x, y = seed_with_y_using_x()
+gx, gy = torch.autograd.grad(f(x, y), [x, y], retain_graph=True)
+torch.autograd.backward([x, y], [-gx, gy])
+print("retain_graph=True, then push : weight grad", fmt(g.weight.grad),
+      "| max |Δ| vs two passes:", fmt((g.weight.grad - reference).abs().max()))
+
+# %% [markdown]
+# `retain_graph=True` makes it run, but the answer is now **wrong by 0.1**. Here ∂f/∂x = −1 and
+# ∂f/∂y = +1. `autograd.grad` returns the *total* gradient with respect to `x`, which includes the path
+# through `y`: `gx` = −1 + 0.1 · 1 = −0.9. Flipping it flips that path too (−0.1), and pushing `gy`
+# through `y` sends it once more to `x` (+0.1): the path through `y` cancels. In the two passes it is
+# counted once, with a plus sign: `l1 = f(x.detach(), y)` still reaches `x` through `y`, while
+# `l2 = −f(x, y.detach())` does not. So this method needs `y` not to depend on `x`. Lesson 06 measures
+# all four methods on this case, and the other cases where one pass differs from two.
+#
+# Lesson 05 does the same job with a one-line hook, and lesson 06 compares the methods on a larger model.
 
 # %% [markdown]
 # ## Summary
 #
 # | use this | when | remember |
 # |---|---|---|
-# | `torch.autograd.grad(out, inputs)` | you want gradients as values (to inspect, transform, combine) | returns a tuple; `.grad` is untouched |
+# | `torch.autograd.grad(out, inputs)` | you want gradients as values (to inspect, transform, combine) | returns a tuple; leaves' `.grad` untouched, but hooks run, `retain_grad()` non-leaves get `.grad`, saved tensors are freed unless `retain_graph=True` |
 # | `p.grad = g` / `p.grad += g` | feeding hand-made gradients to an optimizer | accumulate: create if `None`, add otherwise |
 # | `grad_outputs=u` | the output is not a scalar | computes the vector–Jacobian product `uᵀJ` |
-# | `allow_unused=True` / `materialize_grads=True` | some inputs may not take part | `None` or zeros for them |
+# | `allow_unused=True` / `materialize_grads=True` | some inputs may not take part | `None` or zeros for them; `materialize_grads` PyTorch 2.1+ |
 # | `backward(inputs=[...])` | accumulate into some leaves only | PyTorch 1.8+ |
 # | `create_graph=True` | gradient penalties, meta-learning, Hessian-vector products | the gradient is differentiable; costs memory |
-# | `torch.autograd.backward(tensors, grads)` | push chosen gradients from intermediate tensors into the graph | grads line up with tensors |
+# | `torch.autograd.backward(tensors, grads)` | push chosen gradients from intermediate tensors into the graph | grads line up with tensors; after `autograd.grad` to the same tensors it is a second engine call: it fails, or with `retain_graph=True` differs from two passes, when `y` depends on `x` |
 #
 # Next: [05 · register_hook](05_register_hook.ipynb) — editing gradients in flight.
 
