@@ -8,6 +8,7 @@ device; :meth:`GradientComparison.plot` draws each method's gradient values agai
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,13 +21,31 @@ def collect_grads(named_params: Mapping[str, torch.Tensor] | torch.nn.Module) ->
     """Copy the ``.grad`` of each named parameter (a module, or a name -> tensor mapping).
 
     Raises:
-        ValueError: a parameter has no ``.grad`` (no backward reached it, or it was zeroed to None).
+        TypeError: ``named_params`` is not a module or a mapping of names to tensors (pass
+            ``model`` or ``dict(model.named_parameters())``, not the generator or a list).
+        ValueError: there are no parameters, or a parameter has no ``.grad`` (it does not require
+            grad, no backward reached it, or it was zeroed to None).
     """
-    items = named_params.named_parameters() if isinstance(named_params, torch.nn.Module) else named_params.items()
+    if isinstance(named_params, torch.nn.Module):
+        items = list(named_params.named_parameters())
+        if not items:
+            raise ValueError(f"named_params: the module {type(named_params).__name__} has no parameters")
+    elif isinstance(named_params, Mapping):
+        items = list(named_params.items())
+        if not items:
+            raise ValueError("named_params is empty: there are no parameters to collect gradients of")
+    else:
+        raise TypeError("named_params must be a module or a mapping of names to tensors, such as "
+                        f"dict(model.named_parameters()); got {type(named_params).__name__}")
     grads = {}
     for name, p in items:
+        if not isinstance(name, str):
+            raise TypeError(f"named_params: parameter names must be strings, got {name!r}")
+        if not isinstance(p, torch.Tensor):
+            raise TypeError(f"named_params[{name!r}] is a {type(p).__name__}, not a tensor")
         if p.grad is None:
-            raise ValueError(f"{name!r} has no .grad: no backward pass reached it")
+            why = "it does not require grad" if not p.requires_grad else "no backward pass reached it"
+            raise ValueError(f"{name!r} has no .grad: {why}")
         grads[name] = p.grad.detach().clone()
     return grads
 
@@ -69,31 +88,49 @@ class GradientComparison:
     def plot(self, max_points: int = 2000):
         """One panel per parameter: each method's gradient entries (y) against the reference's (x).
 
-        Points on the diagonal mean the same gradient. Returns a :class:`~helpers.show.FigurePicture`:
-        a PNG in Jupyter, a one-line description as text; ``.figure`` is the matplotlib figure.
+        Points on the diagonal mean the same gradient; each panel lists every method's max |Δ|.
+        Complex gradients are drawn as their real and imaginary parts. The figure is 900 pixels wide
+        (two panels a row, one legend for all), so that its text stays legible at notebook width.
+        Returns a :class:`~helpers.show.FigurePicture`: a PNG in Jupyter, a one-line description as
+        text; ``.figure`` is the matplotlib figure.
         """
+        if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1:
+            raise ValueError(f"max_points must be a positive int, got {max_points!r}")
         from matplotlib.figure import Figure
 
         from helpers.show import FigurePicture
 
+        def entries(t: torch.Tensor) -> torch.Tensor:
+            return (torch.view_as_real(t) if t.is_complex() else t).flatten()[:max_points]
+
         n = len(self.params)
-        fig = Figure(figsize=(3.2 * n, 3.2), layout="constrained")
-        axes = fig.subplots(1, n, squeeze=False)[0]
+        cols = min(2, n)
+        rows = math.ceil(n / cols)
+        fig = Figure(figsize=(4.5 * cols, 0.5 + 3.4 * rows), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False).flatten()
         markers = "os^Dvx*+"
+        digits = min(self.decimals, 3)
         for ax, p in zip(axes, self.params):
-            ref = self._values[self.reference][p].flatten()[:max_points]
+            ref = entries(self._values[self.reference][p])
             lo, hi = float(ref.min()), float(ref.max())
             for i, m in enumerate(self.methods):
-                val = self._values[m][p].flatten()[:max_points]
+                val = entries(self._values[m][p])
                 lo, hi = min(lo, float(val.min())), max(hi, float(val.max()))
-                ax.scatter(ref.numpy(), val.numpy(), s=18, marker=markers[i % len(markers)], alpha=0.7,
-                           label=f"{m} (max |Δ| {self.max_abs_diff[m][p]:.{min(self.decimals, 3)}g})")
+                ax.scatter(ref.numpy(), val.numpy(), s=24, marker=markers[i % len(markers)], alpha=0.7,
+                           label=m)
             pad = 0.05 * (hi - lo or 1.0)
             ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="gray", lw=0.8, ls="--")
-            ax.set_title(p, fontsize=10)
-            ax.set_xlabel(f"{self.reference} gradient", fontsize=8)
-            ax.set_ylabel("other method's gradient", fontsize=8)
-            ax.legend(fontsize=7, loc="upper left")
+            ax.set_title(p, fontsize=11)
+            ax.set_xlabel(f"{self.reference} gradient", fontsize=10)
+            ax.set_ylabel("other method's gradient", fontsize=10)
+            ax.tick_params(labelsize=9)
+            deltas = "\n".join(f"{m}: {self.max_abs_diff[m][p]:.{digits}g}" for m in self.methods)
+            ax.text(0.98, 0.03, "max |Δ|\n" + deltas, transform=ax.transAxes, ha="right", va="bottom",
+                    fontsize=9, bbox=dict(boxstyle="round", facecolor="white", alpha=0.8, edgecolor="0.8"))
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 4), fontsize=10)
         return FigurePicture(fig, f"plot: gradients of {', '.join(self.methods)} against {self.reference!r}, "
                                   f"one panel per parameter ({', '.join(self.params)})")
 
@@ -120,16 +157,31 @@ def compare_gradients(
             different devices or library versions does not change the printed table.
         rtol, atol: the tolerance behind the "all close?" row.
 
+    Gradients are compared on the CPU in float64; complex gradients in complex128, by the modulus
+    of the difference.
+
     Raises:
-        TypeError: ``results`` or one of its values is not a mapping, or a gradient is not a tensor.
-        ValueError: fewer than two methods, an unknown ``reference``, parameter sets that differ
-            (the message names the missing and the extra ones), or shapes that differ.
+        TypeError: ``results`` or one of its values is not a mapping, a method or parameter name is
+            not a string, a gradient is not a tensor, or ``decimals``/``rtol``/``atol`` is not a number.
+        ValueError: fewer than two methods, a method without gradients, an unknown ``reference``,
+            parameter sets that differ (the message names the missing and the extra ones), shapes
+            that differ, or a negative ``decimals``/``rtol``/``atol``.
     """
     if not isinstance(results, Mapping):
         raise TypeError(f"results must map method names to {{param: grad}} mappings, got {type(results).__name__}")
     if len(results) < 2:
         raise ValueError(f"compare_gradients needs at least two methods, got {len(results)}")
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"decimals must be an int, got {type(decimals).__name__}")
+    for arg, value in (("decimals", decimals), ("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{arg} must be a number, got {type(value).__name__}")
+        if not value >= 0:
+            raise ValueError(f"{arg} must be >= 0, got {value}")
     names = list(results)
+    for method in names:
+        if not isinstance(method, str):
+            raise TypeError(f"results: method names must be strings, got {method!r}")
     reference = names[0] if reference is None else reference
     if reference not in results:
         raise ValueError(f"reference {reference!r} is not one of the methods {names}")
@@ -137,11 +189,15 @@ def compare_gradients(
     for method, grads in results.items():
         if not isinstance(grads, Mapping):
             raise TypeError(f"results[{method!r}] must map parameter names to gradients, got {type(grads).__name__}")
+        if not grads:
+            raise ValueError(f"results[{method!r}] is empty: no gradients to compare")
         values[method] = {}
         for p, g in grads.items():
+            if not isinstance(p, str):
+                raise TypeError(f"results[{method!r}]: parameter names must be strings, got {p!r}")
             if not isinstance(g, torch.Tensor):
                 raise TypeError(f"results[{method!r}][{p!r}] is {type(g).__name__}, not a tensor")
-            values[method][p] = g.detach().to("cpu", torch.float64)
+            values[method][p] = g.detach().to("cpu", torch.complex128 if g.is_complex() else torch.float64)
     params = list(values[reference])
     for method in names:
         missing = [p for p in params if p not in values[method]]

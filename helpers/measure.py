@@ -38,6 +38,8 @@ def _tensors(exclude: Iterable[torch.Tensor] | Mapping[str, torch.Tensor] | torc
         exclude = exclude.values()
     if isinstance(exclude, torch.Tensor):
         return [exclude]
+    if not isinstance(exclude, Iterable) or isinstance(exclude, str):
+        raise TypeError(f"exclude must be tensors, a name -> tensor mapping or a module, got {type(exclude).__name__}")
     items = list(exclude)
     for t in items:
         if not isinstance(t, torch.Tensor):
@@ -72,13 +74,19 @@ class SavedTensorTracker:
         self._skip = {_storage_key(t) for t in _tensors(exclude)}
         self._seen: dict[tuple[str, int], int] = {}
         self._holders: list[tuple[weakref.ref, tuple[str, int]]] = []
+        # Every storage seen is held until the block ends, so that its address cannot be reused by a
+        # later tensor (a backward inside the block frees the graph's tensors): a key is one storage.
+        self._storages: list[Any] = []
         self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, self._unpack)
 
     def _pack(self, t: torch.Tensor) -> Any:
         key = _storage_key(t)
         if key in self._skip:
             return t
-        self._seen.setdefault(key, t.untyped_storage().nbytes())
+        if key not in self._seen:
+            storage = t.untyped_storage()
+            self._storages.append(storage)
+            self._seen[key] = storage.nbytes()
         holder = _Saved(t.detach())  # detached: a saved output must not hold its own grad_fn (a cycle)
         self._holders.append((weakref.ref(holder), key))
         return holder
@@ -93,6 +101,7 @@ class SavedTensorTracker:
 
     def __exit__(self, *exc: object) -> None:
         self._hooks.__exit__(*exc)
+        self._storages.clear()  # the measurement is over: the graphs alone decide what stays alive
 
     @property
     def total_bytes(self) -> int:
@@ -115,7 +124,11 @@ def saved_tensor_bytes(
     :class:`torch.autograd.graph.saved_tensors_hooks`; this adds up the sizes of their storages,
     counting each storage once (several views of one tensor, or one tensor saved by several
     operations, cost its memory once) and leaving out the storages of ``exclude`` — usually the
-    model's parameters, which live in memory anyway.
+    model's parameters, which live in memory anyway. When ``fn`` saves and frees tensors several
+    times (a loop of forward and backward), every storage counts: the result is the total saved, not
+    the peak, and the same on every call. Each storage is kept alive until ``fn`` returns, so that
+    freed memory reused by a later tensor is not mistaken for the same storage; ``fn`` may therefore
+    need more memory while it is measured.
 
     Args:
         fn: a function without arguments that runs the forward pass (and may call backward).
@@ -133,6 +146,10 @@ def saved_tensor_bytes(
 
 def format_bytes(n: int) -> str:
     """``1536`` -> ``'1.5 KiB'``: a byte count for people, rounded to one decimal."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"format_bytes takes an int number of bytes, got {type(n).__name__}")
+    if n < 0:
+        raise ValueError(f"a number of bytes cannot be negative, got {n}")
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":
@@ -182,17 +199,32 @@ def time_methods(
     """Time several functions fairly: warm each up, then run rounds in which every function runs
     once, in an order that rotates from round to round, and report each one's median.
 
+    Every argument is checked before any method runs.
+
     Raises:
-        ValueError: no methods, or ``repeat`` < 1 or ``warmup`` < 0.
+        TypeError: ``methods`` is not a mapping of names to callables, ``repeat`` or ``warmup`` is not
+            an int.
+        ValueError: no methods, or ``repeat`` < 1 or ``warmup`` < 0, or ``device`` is not a device.
     """
+    if not isinstance(methods, Mapping):
+        raise TypeError(f"methods must map names to functions, got {type(methods).__name__}")
     if not methods:
         raise ValueError("time_methods needs at least one method")
-    if repeat < 1 or warmup < 0:
-        raise ValueError(f"need repeat >= 1 and warmup >= 0, got repeat={repeat}, warmup={warmup}")
+    for name, fn in methods.items():
+        if not callable(fn):
+            raise TypeError(f"method {name!r} is not callable: it is a {type(fn).__name__}")
+    for arg, value, least in (("repeat", repeat, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{arg} must be an int, got {type(value).__name__}")
+        if value < least:
+            raise ValueError(f"{arg} must be >= {least}, got {value}")
+    if device is not None:
+        try:
+            torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"device {device!r} is not a device") from exc
     names = list(methods)
     for name in names:
-        if not callable(methods[name]):
-            raise TypeError(f"method {name!r} is not callable")
         for _ in range(warmup):
             methods[name]()
     times: dict[str, list[float]] = {n: [] for n in names}

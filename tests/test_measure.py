@@ -116,3 +116,65 @@ def test_tracker_gradients_unchanged():
         loss = (a.sin() * a.exp()).sum()
     loss.backward()
     assert torch.equal(a.grad, expected)
+
+
+def _training_steps(model, x, steps):
+    def run():
+        for _ in range(steps):
+            model(x).pow(2).mean().backward()  # backward frees the graph: memory is reused at once
+    return run
+
+
+def test_same_count_on_every_call_with_backward_inside():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.Tanh(), torch.nn.Linear(128, 1))
+    x = torch.randn(32, 64)
+    counts = [saved_tensor_bytes(_training_steps(model, x, 3), exclude=model) for _ in range(6)]
+    assert len(set(counts)) == 1, counts
+    one = saved_tensor_bytes(_training_steps(model, x, 1), exclude=model)
+    # each step saves its own activations; x (32*64*4 bytes) is one storage, saved by every step
+    x_bytes = 32 * 64 * 4
+    assert counts[0] == 3 * (one - x_bytes) + x_bytes
+    # a forward alone: linear saves x, tanh its output (32*128*4), the second linear tanh's output
+    # again (same storage), pow its input (32*1*4)
+    assert saved_tensor_bytes(lambda: model(x).pow(2).mean(), exclude=model) == x_bytes + 16384 + 128
+
+
+def test_tracker_lets_go_of_storages_after_the_block():
+    from helpers.measure import SavedTensorTracker
+
+    a = torch.randn(1000, requires_grad=True)
+    with SavedTensorTracker() as saved:
+        loss = (a.exp() * 2).sum()
+    assert saved.total_bytes == 4000 and saved._storages == []
+    loss.backward()
+    assert saved.held_bytes() == 0
+
+
+@pytest.mark.parametrize("bad", [None, 3, "a"])
+def test_bad_exclude_is_named(bad):
+    with pytest.raises(TypeError, match="exclude"):
+        saved_tensor_bytes(lambda: None, exclude=bad)
+
+
+def test_time_methods_checks_every_method_before_running_any():
+    calls = []
+    with pytest.raises(TypeError, match="method 'b' is not callable"):
+        time_methods({"a": lambda: calls.append("a"), "b": None}, repeat=2, warmup=1)
+    with pytest.raises(TypeError, match="repeat must be an int"):
+        time_methods({"a": lambda: calls.append("a")}, repeat=2.5)
+    with pytest.raises(TypeError, match="warmup must be an int"):
+        time_methods({"a": lambda: calls.append("a")}, warmup=None)
+    with pytest.raises(ValueError, match="warmup must be >= 0"):
+        time_methods({"a": lambda: calls.append("a")}, warmup=-1)
+    with pytest.raises(ValueError, match="device 'gpu'"):
+        time_methods({"a": lambda: calls.append("a")}, device="gpu")
+    with pytest.raises(TypeError, match="methods must map names"):
+        time_methods([lambda: calls.append("a")])
+    assert calls == []
+
+
+@pytest.mark.parametrize("bad, error", [(-1, ValueError), (1.5, TypeError), ("12", TypeError), (True, TypeError)])
+def test_format_bytes_bad_input(bad, error):
+    with pytest.raises(error, match="bytes"):
+        format_bytes(bad)
