@@ -179,7 +179,8 @@ class GradientFlow:
 
     def _tensor_edges(self) -> list[tuple[Any, str, torch.Tensor | None]]:
         """The edges to tensor nodes: ``(edge, "leaf", what .grad received)`` for a leaf and its
-        ``AccumulateGrad``, ``(edge, "output", what backward started with)`` for an output."""
+        ``AccumulateGrad``, ``(edge, "output", the gradient it got)`` for an output (for a loss,
+        what backward starts with)."""
         found = []
         for e in self._walk.edges:
             src, dst = self._walk.nodes[e.source], self._walk.nodes[e.target]
@@ -198,7 +199,7 @@ class GradientFlow:
             if kind == "leaf":
                 lines.append(f"  {self._walk.nodes[e.source].title}: .grad receives {format_grad(grad)}")
             else:
-                lines.append(f"  {self._walk.nodes[e.target].title}: backward starts with {format_grad(grad)}")
+                lines.append(f"  {self._walk.nodes[e.target].title}: gradient {format_grad(grad)}")
         return lines
 
     @property
@@ -210,7 +211,7 @@ class GradientFlow:
         for e in self.edges:
             lines.append(f"  {self.title(e.sender)} -> {self.title(e.receiver)}: {format_grad(e.grad)}")
         for node, slot in self.cuts():
-            lines.append(f"  {self.title(node)} -> input {slot}: cut (it does not require grad)")
+            lines.append(f"  {self.title(node)} -> input {slot}: not sent (it does not require grad)")
         notes = self._node_notes()
         if notes:
             lines.append("sums over consumers, and hooks:")

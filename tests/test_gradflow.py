@@ -32,7 +32,7 @@ def test_seed_example_hook_turns_minus_one_into_plus_one_and_w_sums_two_and_one(
     assert "  [11] TBackward0 -> [7] AccumulateGrad: [[2]]" in lines
     assert "  [7] AccumulateGrad: [[1]] + [[2]] = [[3]]" in lines
     assert "  w (1, 1): .grad receives [[3]]" in lines
-    assert "  loss (): backward starts with 1" in lines
+    assert "  loss (): gradient 1" in lines
     assert g.weight.grad.item() == 3.0
     assert repr(flow) == flow.text
 
@@ -56,7 +56,7 @@ def test_leaf_hook_shows_what_arrived_and_what_went_into_grad():
         loss.backward()
     assert "AccumulateGrad: hook: arrived [3, 0.5], passed on [30, 5]" in flow.text
     assert "  w (2): .grad receives [30, 5]" in flow.text.splitlines()
-    assert "MulBackward0 -> input 1: cut (it does not require grad)" in flow.text
+    assert "MulBackward0 -> input 1: not sent (it does not require grad)" in flow.text
 
 
 def grads_of(build, capture: bool):
@@ -121,7 +121,7 @@ def test_detach_cuts_the_edge_and_no_gradient_reaches_x():
     loss = abs_difference(x.detach(), y)
     with gradient_flow(loss, {"w": g.weight}) as flow:
         loss.backward()
-    assert "  [3] SubBackward0 -> input 0: cut (it does not require grad)" in flow.text.splitlines()
+    assert "  [3] SubBackward0 -> input 0: not sent (it does not require grad)" in flow.text.splitlines()
     assert "  w (1, 1): .grad receives [[2]]" in flow.text.splitlines()
     assert "+" not in flow.text  # one contribution only: the path through x is gone
 
