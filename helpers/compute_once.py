@@ -85,9 +85,16 @@ def two_pass(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
 
 
 def hook_on_x(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
-    """The accepted answer: negate every gradient that flows through x, then one backward."""
-    x.register_hook(lambda grad: -grad)
-    f(x, y).backward()
+    """The accepted answer: negate every gradient that flows through x, then one backward.
+
+    The hook is removed afterwards: a tensor hook lives as long as the tensor, so a hook left on ``x``
+    would flip every later backward through ``x``, and on a leaf reused across steps the hooks would
+    pile up (lesson 06, section 3)."""
+    handle = x.register_hook(lambda grad: -grad)
+    try:
+        f(x, y).backward()
+    finally:
+        handle.remove()
 
 
 def grad_then_backward(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
@@ -133,16 +140,29 @@ class PairCritic(nn.Module):
     Its weights are fixed (``trainable=False``) in the main comparison, so that only ``g`` learns —
     as in the question, where ``f`` is "some function". It is deep enough to cost far more than
     ``g``, which is what makes evaluating it twice expensive. With ``trainable=True`` it has
-    parameters of its own (lesson 06, section 3).
+    parameters of its own; ``dropout > 0`` adds a dropout layer and ``batchnorm=True`` a
+    ``BatchNorm1d`` after its first linear layer (lesson 06, section 3: where one pass and two differ).
+    The linear layers' weights are drawn from ``generator`` in the same order whatever the options.
     """
 
-    def __init__(self, dim: int, width: int, trainable: bool = False, generator: torch.Generator | None = None):
+    def __init__(self, dim: int, width: int, trainable: bool = False, generator: torch.Generator | None = None,
+                 dropout: float = 0.0, batchnorm: bool = False):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(2 * dim, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(),
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        first: list[nn.Module] = [nn.Linear(2 * dim, width)]
+        if batchnorm:
+            first.append(nn.BatchNorm1d(width))
+        first.append(nn.Tanh())
+        if dropout:
+            first.append(nn.Dropout(float(dropout)))
+        self.net = nn.Sequential(*first, nn.Linear(width, width), nn.Tanh(),
                                  nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1))
         with torch.no_grad():
-            for p in self.net.parameters():
-                p.copy_(torch.randn(p.shape, generator=generator) / p.shape[-1] ** 0.5)
+            for layer in self.net:
+                if isinstance(layer, nn.Linear):
+                    for p in layer.parameters():
+                        p.copy_(torch.randn(p.shape, generator=generator) / p.shape[-1] ** 0.5)
         self.requires_grad_(trainable)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -164,10 +184,12 @@ class Problem:
 
 
 def make_problem(n: int = 512, dim_in: int = 16, dim: int = 32, width: int = 256,
-                 device: torch.device | str = "cpu", seed: int = 0, trainable_f: bool = False) -> Problem:
+                 device: torch.device | str = "cpu", seed: int = 0, trainable_f: bool = False,
+                 dropout: float = 0.0, batchnorm: bool = False) -> Problem:
     """A small MLP ``g`` (dim_in -> dim -> dim), ``n`` rows in each of ``a`` and ``b``, and a
-    :class:`PairCritic` ``f`` of the given width. Made on the CPU from ``seed``, then moved, so every
-    device starts from the same numbers."""
+    :class:`PairCritic` ``f`` of the given width (``trainable_f``, ``dropout`` and ``batchnorm`` are
+    passed on to it). Made on the CPU from ``seed``, then moved, so every device starts from the same
+    numbers."""
     gen = torch.Generator().manual_seed(seed)
     g = nn.Sequential(nn.Linear(dim_in, dim), nn.Tanh(), nn.Linear(dim, dim))
     with torch.no_grad():
@@ -175,7 +197,7 @@ def make_problem(n: int = 512, dim_in: int = 16, dim: int = 32, width: int = 256
             p.copy_(torch.randn(p.shape, generator=gen) / p.shape[-1] ** 0.5)
     a = torch.randn(n, dim_in, generator=gen)
     b = torch.randn(n, dim_in, generator=gen) + 0.5
-    f = PairCritic(dim, width, trainable=trainable_f, generator=gen)
+    f = PairCritic(dim, width, trainable=trainable_f, generator=gen, dropout=dropout, batchnorm=batchnorm)
     return Problem(g.to(device), a.to(device), b.to(device), f.to(device))
 
 

@@ -8,8 +8,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers.compare import compare_gradients
-from helpers.compute_once import METHODS, GradReverse, make_problem, reverse_grad, run_method
+from helpers.compare import collect_grads, compare_gradients
+from helpers.compute_once import (
+    METHODS,
+    GradReverse,
+    PairCritic,
+    grad_then_backward,
+    hook_on_x,
+    make_problem,
+    reversal,
+    reverse_grad,
+    run_method,
+    two_pass,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,3 +115,114 @@ def test_benchmark_quick_runs_and_reports_the_ratio():
     saved_ratio = {(line.split()[0], int(line.split()[1])): float(line.split()[-1]) for line in lines[2:-1]}
     assert {v for (method, n), v in saved_ratio.items() if method != "two-pass"} == {0.529}
     assert {v for (method, n), v in saved_ratio.items() if method == "two-pass"} == {1.0}
+
+
+def test_hook_on_x_removes_its_hook():
+    """A leaf reused across steps gets the same (flipped) gradient every step, and a later gradient
+    through a non-leaf x is not flipped: the hook does not outlive the call."""
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    y = torch.tensor([0.5, 3.0], requires_grad=True)
+
+    def f(x, y):
+        return (x * y).sum()
+
+    for _ in range(3):
+        x.grad = None
+        hook_on_x(x, y, f)
+        assert torch.equal(x.grad, -y.detach())
+    problem = make_problem(n=8, width=8)
+    fx, fy = problem.features()
+    hook_on_x(fx, fy, problem.f)
+    (later,) = torch.autograd.grad(fx.pow(2).sum(), fx)
+    assert torch.equal(later, 2 * fx.detach())
+
+
+def test_a_hook_left_registered_piles_up_on_a_leaf():
+    """What hook_on_x's handle.remove() prevents (lesson 06): the sign alternates step after step."""
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    signs = []
+    for _ in range(4):
+        x.grad = None
+        x.register_hook(lambda grad: -grad)
+        (2 * x).sum().backward()
+        signs.append(int(x.grad[0].sign()))
+    assert signs == [-1, 1, -1, 1]
+
+
+def test_pair_critic_options_keep_the_linear_weights_and_check_dropout():
+    plain = make_problem(n=8, width=8).f
+    for kwargs in ({"dropout": 0.5}, {"batchnorm": True}, {"dropout": 0.25, "batchnorm": True}):
+        other = make_problem(n=8, width=8, **kwargs).f
+        linear = [m for m in other.net if isinstance(m, torch.nn.Linear)]
+        assert all(torch.equal(p, q) for p, q in zip(plain.parameters(), (p for m in linear for p in m.parameters())))
+    layers = [type(m).__name__ for m in make_problem(n=8, width=8, dropout=0.5, batchnorm=True).f.net]
+    assert layers[:4] == ["Linear", "BatchNorm1d", "Tanh", "Dropout"]
+    assert [type(m).__name__ for m in plain.net].count("Dropout") == 0
+    for bad in (1.0, -0.1, "0.5", True):
+        with pytest.raises(ValueError, match="dropout"):
+            PairCritic(4, 4, dropout=bad)
+
+
+def _grads_with(method, problem, features):
+    problem.g.zero_grad(set_to_none=True)
+    x, y = features(problem)
+    method(x, y, problem.f)
+    return collect_grads(problem.g)
+
+
+def test_y_depending_on_x_only_the_reversal_is_exact():
+    problem = make_problem(n=16, width=8)
+
+    def dependent(p):
+        x = p.g(p.a)
+        return x, p.g(p.b) + 0.1 * x
+
+    def same(p):
+        x = p.g(p.a)
+        return x, x
+
+    for features in (dependent, same):
+        ref = _grads_with(two_pass, problem, features)
+        cmp = compare_gradients({"two-pass": ref, "hook": _grads_with(hook_on_x, problem, features),
+                                 "reversal": _grads_with(reversal, problem, features)}, decimals=6)
+        assert cmp.close["reversal"] and not cmp.close["hook"], cmp.table()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        _grads_with(grad_then_backward, problem, dependent)
+
+
+def test_batchnorm_two_passes_update_running_stats_twice_and_cancel_affine_grads():
+    for name, method in METHODS.items():
+        problem = make_problem(n=16, width=8, trainable_f=True, batchnorm=True)
+        run_method(method, problem)
+        bn = problem.f.net[1]
+        assert int(bn.num_batches_tracked) == (2 if name == "two-pass" else 1), name
+        if name == "two-pass":
+            assert torch.equal(bn.weight.grad, torch.zeros_like(bn.weight))
+        elif name == "autograd.grad":
+            assert bn.weight.grad is None
+        else:
+            assert float(bn.weight.grad.abs().max()) > 0
+
+
+def test_dropout_two_passes_draw_two_masks_unless_the_rng_is_restored():
+    problem = make_problem(n=16, width=8, dropout=0.5)
+
+    def two_pass_same_masks(x, y, f):
+        with torch.random.fork_rng(devices=[]):
+            f(x.detach(), y).backward(retain_graph=True)
+        (-f(x, y.detach())).backward()
+
+    results = {}
+    for name, method in (("hook", hook_on_x), ("two-pass", two_pass), ("same masks", two_pass_same_masks)):
+        torch.manual_seed(5)
+        results[name] = run_method(method, problem)
+    cmp = compare_gradients(results, reference="hook")
+    assert cmp.close["same masks"] and not cmp.close["two-pass"], cmp.table()
+
+
+def test_reversal_refuses_an_inplace_change_of_its_output():
+    problem = make_problem(n=8, width=8)
+    x, y = problem.features()
+    with pytest.raises(RuntimeError, match="is a view and is being modified inplace"):
+        problem.f(reverse_grad(x).relu_(), y)
+    problem.f(reverse_grad(x).clone().relu_(), y).backward()  # the fix: clone first
