@@ -122,7 +122,10 @@ class Floats(list):
 
 
 def _kind(answer: Any) -> str:
-    return "a string" if isinstance(answer, str) else f"a {type(answer).__name__}"
+    if isinstance(answer, str):
+        return "a string"
+    name = type(answer).__name__
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _is_numpy(answer: Any) -> bool:
