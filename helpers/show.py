@@ -11,15 +11,23 @@ from __future__ import annotations
 
 import inspect
 import io
+import math
 import re
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = ["FigurePicture", "error_message", "expect_error", "fmt", "show_source"]
+
+
+#: Tensors and arrays with more elements than this are summarised, as ``print(tensor)`` does.
+SUMMARY_THRESHOLD = 1000
+#: How many entries a summarised dimension shows at each end.
+EDGE_ITEMS = 3
 
 
 def _number(v: float, decimals: int) -> str:
@@ -27,30 +35,77 @@ def _number(v: float, decimals: int) -> str:
     return repr(r + 0.0)  # "+ 0.0" turns -0.0 into 0.0
 
 
+def _complex(v: complex, decimals: int) -> str:
+    im = round(v.imag, decimals) + 0.0
+    sign = "-" if im < 0 else "+"
+    return f"({_number(v.real, decimals)}{sign}{abs(im)!r}j)"
+
+
+def _edges(value: Any) -> Any:
+    """Keep the first and last ``EDGE_ITEMS`` entries of every long dimension (``...`` between)."""
+    if value.ndim == 0:
+        return value.item()
+    if len(value) > 2 * EDGE_ITEMS:
+        head = [_edges(v) for v in value[:EDGE_ITEMS]]
+        tail = [_edges(v) for v in value[-EDGE_ITEMS:]]
+        return [*head, Ellipsis, *tail]
+    return [_edges(v) for v in value]
+
+
 def fmt(value: Any, decimals: int = 4) -> str:
     """A tensor, number or None as short text, rounded to ``decimals``.
 
     ``fmt(torch.tensor([1.0, 2.5]))`` is ``'[1.0, 2.5]'``; a 0-dim tensor or a float gives one number;
-    ``None`` gives ``'None'``. Nested lists keep their shape.
+    ``None`` gives ``'None'``. Nested lists keep their shape. NumPy scalars and arrays are printed like
+    numbers and tensors, complex numbers as ``(1.0+2.0j)``. A tensor or array of more than
+    :data:`SUMMARY_THRESHOLD` elements is summarised as ``print`` does: the first and last
+    :data:`EDGE_ITEMS` entries of each long dimension, ``...`` between, then its shape.
+
+    Raises:
+        TypeError: ``value`` is something else (a string, a dict, ...), or ``decimals`` is not an int.
+        ValueError: ``decimals`` is negative.
     """
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"decimals must be an int, got {type(decimals).__name__}")
+    if decimals < 0:
+        raise ValueError(f"decimals must be >= 0, got {decimals}")
+    return _fmt(value, decimals)
+
+
+def _fmt(value: Any, decimals: int) -> str:
     if value is None:
         return "None"
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu()
-        value = value.double().tolist() if value.is_floating_point() else value.tolist()
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu()
+            if value.is_floating_point():
+                value = value.double()
+            elif value.is_complex():
+                value = value.to(torch.complex128)
+        if value.ndim > 0 and math.prod(value.shape) > SUMMARY_THRESHOLD:
+            return f"{_fmt(_edges(value), decimals)} (shape {tuple(value.shape)}, summarised)"
+        value = value.tolist()
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(fmt(v, decimals) for v in value) + "]"
+        return "[" + ", ".join(_fmt(v, decimals) for v in value) + "]"
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         return _number(value, decimals)
-    raise TypeError(f"fmt takes a tensor, a number, a list of them or None, got {type(value).__name__}")
+    if isinstance(value, complex):
+        return _complex(value, decimals)
+    raise TypeError(f"fmt takes a tensor, an array, a number, a list of them or None, got {type(value).__name__}")
 
 
 def show_source(obj: Callable[..., Any] | type) -> None:
     """Print the source code of a function or class (the lesson shows the code a helper runs)."""
+    if not (inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.isclass(obj)):
+        raise TypeError(f"show_source takes a function or a class, got {type(obj).__name__}")
     print(textwrap.dedent(inspect.getsource(obj)).rstrip())
 
 
@@ -61,6 +116,8 @@ def error_message(exc: BaseException) -> str:
     """``"TypeName: message"`` without what differs between machines: the device in tensor type
     names (``torch.cuda.FloatTensor`` -> ``torch.FloatTensor``), PyTorch's "Hint: …" and
     "(Triggered internally at /path/…)" tails, wrapped at 100 columns."""
+    if not isinstance(exc, BaseException):
+        raise TypeError(f"error_message takes an exception, got {type(exc).__name__}")
     text = _DEVICE_TYPE.sub(r"torch.\1", str(exc)).split("\n")[0]
     text = re.split(r"\s*(?:Hint:|\(Triggered internally at)", text)[0].strip()
     return textwrap.fill(f"{type(exc).__name__}: {text}", width=100, subsequent_indent="    ")
@@ -109,6 +166,10 @@ class FigurePicture:
     """
 
     def __init__(self, figure: Any, text: str):
+        if not hasattr(figure, "savefig"):
+            raise TypeError(f"FigurePicture takes a matplotlib figure, got {type(figure).__name__}")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"FigurePicture needs a text that says what the figure shows, got {text!r}")
         self.figure = figure
         self.text = text
 

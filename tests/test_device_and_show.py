@@ -43,7 +43,7 @@ def test_seed_everything_repeats_all_generators():
     assert draw() == first
     with pytest.raises(ValueError):
         seed_everything(-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError):
         seed_everything(1.5)
 
 
@@ -122,3 +122,108 @@ def test_expect_error_rejects_what_is_not_an_exception_class():
     with pytest.raises(ValueError, match="non-empty phrase"):
         with expect_error(RuntimeError, contains="  "):
             pass
+
+
+@pytest.mark.parametrize("text", ["CPU", " cpu ", "Cpu\n"])
+def test_pick_device_ignores_case_and_spaces(text, monkeypatch):
+    assert pick_device(text) == torch.device("cpu")
+    monkeypatch.setenv(DEVICE_ENV, text)
+    assert pick_device() == torch.device("cpu")
+
+
+def test_pick_device_refuses_wrong_types_and_names_the_input(monkeypatch):
+    for bad in (0, 1.0, ["cpu"]):
+        with pytest.raises(TypeError, match="preferred must be a device name"):
+            pick_device(bad)
+    with pytest.raises(ValueError, match="preferred is empty"):
+        pick_device("  ")
+    assert pick_device(torch.device("cpu")) == torch.device("cpu")
+    monkeypatch.setenv(DEVICE_ENV, "tpu")
+    with pytest.raises(ValueError, match=f"{DEVICE_ENV}='tpu' is not a device"):
+        pick_device()
+    if torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="numbered from 0"):
+            pick_device(f"cuda:{torch.cuda.device_count()}")
+    else:
+        with pytest.raises(RuntimeError, match="preferred='cuda:0' asks for CUDA"):
+            pick_device(" CUDA:0")
+
+
+@pytest.mark.parametrize("bad, error", [
+    (-1, ValueError), (2**32, ValueError), (2**64, ValueError),
+    (1.5, TypeError), ("0", TypeError), (True, TypeError), (None, TypeError), (np.float64(3), TypeError),
+])
+def test_seed_everything_checks_before_touching_any_generator(bad, error):
+    random.seed(7)
+    np.random.seed(7)
+    torch.manual_seed(7)
+    expected = (random.random(), float(np.random.rand()), torch.rand(2).tolist())
+    random.seed(7)
+    np.random.seed(7)
+    torch.manual_seed(7)
+    with pytest.raises(error, match="seed"):
+        seed_everything(bad)
+    assert (random.random(), float(np.random.rand()), torch.rand(2).tolist()) == expected
+
+
+def test_seed_everything_takes_the_whole_range_and_numpy_ints():
+    seed_everything(2**32 - 1)
+    first = torch.rand(1).item()
+    seed_everything(np.int64(2**32 - 1))
+    assert torch.rand(1).item() == first
+    seed_everything(0)
+
+
+def test_describe_refuses_strings():
+    with pytest.raises(TypeError, match="torch.device"):
+        describe("cpu")
+
+
+def test_fmt_numpy_scalars_and_arrays():
+    assert fmt(np.float32(1.5)) == "1.5"
+    assert fmt(np.float64(1 / 3)) == "0.3333"
+    assert fmt(np.int64(3)) == "3"
+    assert fmt(np.bool_(True)) == "True"
+    assert fmt(np.array([[0.5, -0.0], [2.0, 1 / 3]])) == "[[0.5, 0.0], [2.0, 0.3333]]"
+    assert fmt(np.array(2.0)) == "2.0"
+    assert fmt(np.float32(0.1)) == "0.1"  # rounded, not 0.10000000149011612
+
+
+def test_fmt_complex():
+    assert fmt(1 + 2j) == "(1.0+2.0j)"
+    assert fmt(np.complex64(1.23456 - 0.5j), decimals=2) == "(1.23-0.5j)"
+    assert fmt(torch.tensor([1 + 1j, -1e-9 - 2j])) == "[(1.0+1.0j), (0.0-2.0j)]"
+    assert fmt(complex(0, -1e-9)) == "(0.0+0.0j)"
+
+
+def test_fmt_summarises_huge_tensors_like_print():
+    text = fmt(torch.arange(2000.0))
+    assert text == "[0.0, 1.0, 2.0, ..., 1997.0, 1998.0, 1999.0] (shape (2000,), summarised)"
+    big = fmt(torch.ones(100, 100, requires_grad=True) / 3, decimals=2)
+    assert big.endswith("(shape (100, 100), summarised)") and len(big) < 400
+    assert big.startswith("[[0.33, 0.33, 0.33, ..., 0.33, 0.33, 0.33], [0.33")
+    assert fmt(np.zeros(1001)).endswith("(shape (1001,), summarised)")
+    assert "..." not in fmt(torch.zeros(1000))  # at the threshold: every entry, as print does
+
+
+@pytest.mark.parametrize("bad, decimals, error", [
+    ("text", 4, TypeError), ({"a": 1}, 4, TypeError), (object(), 4, TypeError), (np.array(["a"]), 4, TypeError),
+    (1.0, -1, ValueError), (1.0, 2.5, TypeError), (1.0, None, TypeError),
+])
+def test_fmt_refuses_and_names_bad_input(bad, decimals, error):
+    with pytest.raises(error, match="fmt takes|decimals"):
+        fmt(bad, decimals)
+
+
+def test_show_source_error_message_and_figure_picture_refuse_bad_input():
+    from helpers.show import FigurePicture, error_message
+
+    with pytest.raises(TypeError, match="function or a class"):
+        show_source("fmt")
+    with pytest.raises(TypeError, match="takes an exception"):
+        error_message("RuntimeError: x")
+    with pytest.raises(TypeError, match="matplotlib figure"):
+        FigurePicture(None, "a plot")
+    from matplotlib.figure import Figure
+    with pytest.raises(ValueError, match="says what the figure shows"):
+        FigurePicture(Figure(), " ")
