@@ -94,6 +94,7 @@ w = torch.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
 h = w * 2
 h.retain_grad()
 h.register_hook(lambda grad: print("  the hook on h runs, gets", fmt(grad)) or -grad)
+handle = w.register_hook(lambda grad: print("  the hook on w (the input) runs, gets", fmt(grad)))
 loss = (h ** 2).sum()
 
 (g,) = torch.autograd.grad(loss, w)
@@ -101,10 +102,11 @@ print("returned:", fmt(g), "= -2 · 2h (the hook flipped it) | w.grad:", w.grad)
 print("h.grad  :", fmt(h.grad), "(filled by retain_grad, after the hook)")
 with expect_error(RuntimeError, contains="backward through the graph a second time"):
     torch.autograd.grad(loss, w)  # the first call freed the saved tensors
+handle.remove()
 
 # %% [markdown]
-# 1. **Tensor hooks run**: the hook on `h` ran and its result is what `autograd.grad` returned. Hooks on
-#    the `inputs` themselves run too (since PyTorch 2.0); hooks beyond the inputs do not.
+# 1. **Tensor hooks run**: the hook on `h` ran, and its result is what flowed on to `w`. A hook on an
+#    input itself (`w`) runs too, since PyTorch 2.0.
 # 2. **`retain_grad()` non-leaves get `.grad`**: `h.grad` was filled (with the gradient after the hook).
 #    Only *leaves* keep their `.grad` untouched.
 # 3. **The saved tensors are freed**, as after `backward()` (lesson 03): a second call fails.
@@ -198,7 +200,7 @@ with expect_error(RuntimeError):
 # %%
 u = torch.tensor([1.0, 0.0, 2.0], device=device)
 (vjp,) = torch.autograd.grad(v, xv, grad_outputs=u)
-J = torch.autograd.functional.jacobian(lambda t: A @ t, xv.detach())
+J = torch.autograd.functional.jacobian(lambda t: A @ t, xv.detach())  # the full 3 × 2 Jacobian
 print("autograd.grad with grad_outputs:", fmt(vjp))
 print("u @ Jacobian                  :", fmt(u @ J), "| max |Δ| =", fmt((vjp - u @ J).abs().max()))
 

@@ -24,9 +24,10 @@
 # **You will learn**
 # - tensor hooks: inspect, scale, clip, replace — and what returning `None` means;
 # - hooks on leaves and non-leaves, the order hooks run in, and how they meet `.grad` and `retain_grad()`;
-# - hook handles, `remove()`, and the bug of hooks piling up in a loop (2×, 4×, 8×…);
+# - hook handles, `remove()`, the bug of hooks piling up in a loop (2×, 4×, 8×…), and a hook left
+#   registered that flips a later backward;
 # - that a hook on a tensor sees the **sum** of the gradients of all its consumers, and the branch-local
-#   fix: a gradient-reversal `torch.autograd.Function`;
+#   fix: a gradient-reversal `torch.autograd.Function` (in the `setup_context` style);
 # - `register_post_accumulate_grad_hook`, and module forward / full backward hooks with a caveat each.
 #
 # Time: about 35 minutes. Builds on [01](01_autograd_graph.ipynb)–[04](04_autograd_grad.ipynb).
@@ -57,7 +58,7 @@ import torch
 from torch import nn
 
 from helpers import check, draw_graph, expect_error, fmt, pick_device, seed_everything, show_source
-from helpers.compute_once import GradReverse, reverse_grad
+from helpers.compute_once import GradReverse, abs_difference, hook_on_x, reverse_grad, seed_example
 
 device = pick_device()
 seed_everything(0)
@@ -79,7 +80,8 @@ def run(hook):
 
 
 seen = []
-print("inspect (returns None):", fmt(run(lambda g: seen.append(g.clone()))), "| the hook saw", fmt(seen[0]))
+print("inspect (returns None):", fmt(run(lambda g: seen.append(g.clone()))),
+      "| the hook saw", fmt(seen[0]))
 print("scale by 0.5          :", fmt(run(lambda g: g * 0.5)))
 print("clip to [-5, 5]       :", fmt(run(lambda g: g.clamp(-5, 5))))
 print("replace by ones       :", fmt(run(lambda g: torch.ones_like(g))))
@@ -89,7 +91,9 @@ print("replace by ones       :", fmt(run(lambda g: torch.ones_like(g))))
 #
 # Hooks on one tensor run in the order they were registered, each receiving what the previous one
 # returned. On a **non-leaf** with `retain_grad()`, `.grad` stores the gradient *after* all hooks,
-# whenever `retain_grad()` was called. On a **leaf**, hooks run before the gradient is added into `.grad`.
+# whenever `retain_grad()` was called — since PyTorch 2.0 (pytorch/pytorch#85849, described in the
+# autograd notes, "Backward Hooks execution"); before 2.0, `.grad` could miss what hooks registered
+# after `retain_grad()` returned. On a **leaf**, hooks run before the gradient is added into `.grad`.
 
 # %%
 a = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
@@ -102,7 +106,8 @@ print("h.grad (after both hooks):", fmt(h.grad), "| a.grad = 3 · 10:", fmt(a.gr
 
 # %%
 a.grad = torch.full_like(a, 100.0)                         # an existing gradient on the leaf
-handle = a.register_hook(lambda g: print("leaf hook gets", fmt(g), "(the new gradient only)") or g * 2)
+handle = a.register_hook(lambda g: print("leaf hook gets", fmt(g), "(the new gradient only)")
+                         or g * 2)
 (a * 1).sum().backward()
 print("a.grad = 100 + 2 · 1:", fmt(a.grad))
 handle.remove()
@@ -148,6 +153,37 @@ for step in range(1, 4):
     print(f"step {step}: gradient {fmt(param.grad)}")
 
 # %% [markdown]
+# But a hook lives as long as its tensor (on a non-leaf, as long as the graph node it is attached to):
+# **every** later backward that passes through the tensor calls it again. The seed's accepted answer
+# (lesson 06) is `x.register_hook(lambda g: -g)` on `x = g(a)`, then `f(x, y).backward()`, with the
+# seed's numbers from lesson 04 (`f = |x − y|`, weight 1, `a = 1`, `b = 2`; `seed_example` and
+# `abs_difference` in the helpers). Use `x` again afterwards — here in a regulariser `(x²).sum()`
+# that should train `g` normally — and the forgotten hook flips that too:
+
+# %%
+g, a, b = seed_example(device)
+x, y = g(a), g(b)
+handle = x.register_hook(lambda grad: -grad)       # the accepted answer's hook
+abs_difference(x, y).backward(retain_graph=True)   # keep g's saved tensors for the later backward
+print("f(x, y).backward()   : weight grad", fmt(g.weight.grad), "(3, as wanted)")
+
+g.weight.grad = None
+(x ** 2).sum().backward(retain_graph=True)         # later: should give 2x · a = 2
+print("later (x²).backward(): weight grad", fmt(g.weight.grad), "← flipped: the hook is still on x")
+
+handle.remove()
+g.weight.grad = None
+(x ** 2).sum().backward()
+print("after handle.remove(): weight grad", fmt(g.weight.grad))
+
+# %% [markdown]
+# So keep the handle and remove the hook once its backward is done. The helper that lesson 06 runs as
+# "the accepted answer" does exactly that:
+
+# %%
+show_source(hook_on_x)
+
+# %% [markdown]
 # ## 4. A hook sees the sum of all consumers' gradients
 #
 # This is the seed question's trap. Let `x` feed **two** terms: `f(x, y)`, whose gradient we want to flip
@@ -180,8 +216,16 @@ print("hook   : -(df/dx + dr/dx) =", fmt(x.grad), "← the regulariser is flippe
 
 # %% [markdown]
 # The fix is to flip the gradient **only on the branch that enters `f`**. A custom
-# `torch.autograd.Function` (static `forward` and `backward`) does it: the identity going forward,
-# a minus sign coming back. It lives in the helpers, because lesson 06 uses it too:
+# `torch.autograd.Function` does it: the identity going forward, `−scale ×` the gradient coming back
+# (`scale` is the λ of lesson 07; here 1). It lives in the helpers, because lessons 06 and 07 use it
+# too. It is written in the `setup_context` style (PyTorch 2.0+), three static methods:
+# - `forward(x, scale)` computes the output, without `ctx` (a view of `x`: same values, a new node);
+# - `setup_context(ctx, inputs, output)` stores on `ctx` what `backward` will need (here `scale`);
+# - `backward(ctx, grad)` returns one gradient per input of `forward`: `−scale · grad` for `x`, `None`
+#   for the number `scale`.
+#
+# You never call these yourself: `GradReverse.apply(x, scale)` does, and `reverse_grad(x, scale=1.0)`
+# wraps it with checks of its arguments.
 
 # %%
 show_source(GradReverse)
@@ -189,7 +233,34 @@ show_source(GradReverse)
 # %%
 x, y = x_and_y()
 (f(reverse_grad(x), y) + r(x)).backward()
-print("reversal on f's branch:", fmt(x.grad), "= wanted:", torch.equal(x.grad, torch.tensor([1.5, 5.0], device=device)))
+wanted = torch.tensor([1.5, 5.0], device=device)
+print("reversal on f's branch:", fmt(x.grad), "= wanted:", torch.equal(x.grad, wanted))
+
+# %% [markdown]
+# Why the separate `setup_context`? The older style, `forward(ctx, x)` doing both jobs, still works
+# with `backward()` and `autograd.grad`. But `torch.func` transforms — `torch.func.grad`, `vjp`, …,
+# which compute gradients of *functions* instead of filling `.grad` (lesson 08 uses them) — run an
+# `autograd.Function` only if it has a `setup_context`. `torch.func.grad` of `f(reverse_grad(x), y)`
+# with respect to `x` is `−y`; the older style is refused. (`torch.func.vmap` would need one more
+# thing, a `vmap` rule, which `GradReverse` does not define.)
+
+# %%
+class OldStyleReverse(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+x, y = x_and_y()
+x0, y0 = x.detach(), y.detach()
+grad_of_x = torch.func.grad(lambda t: f(reverse_grad(t), y0))
+print("torch.func.grad through GradReverse:", fmt(grad_of_x(x0)), "= -y")
+with expect_error(RuntimeError, contains="must override the setup_context staticmethod"):
+    torch.func.grad(lambda t: f(OldStyleReverse.apply(t), y0))(x0)
 
 # %% [markdown]
 # In the graph, the reversal is a node of its own (`GradReverseBackward`) on the path from `x` into `f`
@@ -226,10 +297,11 @@ p.register_post_accumulate_grad_hook(sgd_in_backward)
 print("p after backward:", fmt(p), "| p.grad:", p.grad)
 
 # %% [markdown]
-# It refuses non-leaf tensors: they have no `.grad` to accumulate into.
+# It is for leaves only: a non-leaf has no `AccumulateGrad` node (its `.grad`, if you ask for one with
+# `retain_grad()`, is stored by another mechanism), and registering the hook on one fails:
 
 # %%
-with expect_error(RuntimeError):
+with expect_error(RuntimeError, contains="cannot be registered on non-leaf tensors"):
     (p * 2).register_post_accumulate_grad_hook(sgd_in_backward)
 
 # %% [markdown]
@@ -270,9 +342,9 @@ print("warning:", str(caught[0].message).split(" since")[0])
 # | use this | when | remember |
 # |---|---|---|
 # | `t.register_hook(fn)` | inspect or change the gradient flowing through one tensor | returns `None` = unchanged; sees the **sum** over all consumers |
-# | `handle.remove()` | a hook is needed only for a while | hooks on parameters pile up if registered in a loop |
-# | `t.retain_grad()` | keep a non-leaf's gradient | stores the gradient after all hooks |
-# | a `torch.autograd.Function` (e.g. `GradReverse`) | change the gradient on one branch only | static `forward` / `backward`; applied with `.apply` |
+# | `handle.remove()` | a hook is needed only for a while | a hook stays as long as its tensor: it acts in every later backward through it; on parameters, hooks registered in a loop pile up |
+# | `t.retain_grad()` | keep a non-leaf's gradient | stores the gradient after all hooks (PyTorch 2.0+) |
+# | a `torch.autograd.Function` (e.g. `GradReverse`) | change the gradient on one branch only | static `forward` (no `ctx`), `setup_context`, `backward`; applied with `.apply`; the `setup_context` style also runs under `torch.func` |
 # | `p.register_post_accumulate_grad_hook(fn)` | act once `.grad` is final (optimizer in backward) | leaves only; PyTorch 2.1+ |
 # | `module.register_forward_hook` / `register_full_backward_hook` | record activations / gradients at module boundaries | not called by `.forward()`; `grad_input` is about inputs, not parameters |
 #
