@@ -31,24 +31,32 @@ def binder_url(urlpath: str = "lab/tree/notebooks") -> str:
 
 #: The first code cell of every lesson, word for word (``tests/test_notebooks.py`` checks it;
 #: ``python3 workshop.py notebooks`` writes it into the lesson sources). Locally it only makes
-#: ``helpers`` importable; on Colab, which opens one notebook without the repository, it first fetches
-#: the repository and installs what Colab lacks. ``AUTOGRAD_WORKSHOP_REPO`` overrides the address
-#: (the offline test points it at a local clone).
+#: ``helpers`` importable and prints nothing; on Colab, which opens one notebook without the
+#: repository, it first fetches the repository and installs what Colab lacks, printing one line, and
+#: shows git's or pip's output only when one fails. Its input is collapsed in JupyterLab
+#: (:data:`SETUP_CELL_METADATA`) and shown as a form on Colab (``@title``).
+#: ``AUTOGRAD_WORKSHOP_REPO`` overrides the address (the offline test points it at a local clone).
 BOOTSTRAP_CELL = f'''\
-# Setup, the same in every lesson: make the workshop's `helpers` importable.
-# On Colab, which opens this notebook alone, it first fetches the repository.
-import os, sys, subprocess
+# @title Setup (the same in every lesson): make the workshop's `helpers` importable
+import os, subprocess, sys
 from pathlib import Path
 
 if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
-    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "{REPO_URL}")
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "{BRANCH}", repo,
-                    "autograd-workshop"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
-                    "autograd-workshop/requirements-colab.txt"], check=True)
+    print("Colab: fetching the workshop's helpers, installing what Colab lacks (about a minute)")
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO",
+                          "{REPO_URL}")
+    clone = ["git", "clone", "--depth", "1", "--branch", "{BRANCH}", repo, "autograd-workshop"]
+    install = ["pip", "install", "-r", "autograd-workshop/requirements-colab.txt"]
+    for name, step in (("git clone", clone), ("pip install", [sys.executable, "-m", *install])):
+        done = subprocess.run(step, capture_output=True, text=True)  # shown only if it fails
+        if done.returncode != 0:
+            raise RuntimeError(f"{{name}} failed:\\n{{done.stdout}}{{done.stderr}}")
 for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
     if (root / "helpers" / "__init__.py").is_file():
         sys.path.insert(0, str(root))
         break
 else:
     raise RuntimeError("helpers/ not found: start Jupyter from the repository (see README)")'''
+
+#: The setup cell's metadata: input collapsed in JupyterLab, a form (title only) on Colab.
+SETUP_CELL_METADATA = {"cellView": "form", "jupyter": {"source_hidden": True}}

@@ -45,23 +45,41 @@ def clean_env(**extra) -> dict:
     return env
 
 
-def test_on_colab_it_clones_the_repository_and_imports_helpers(tmp_path):
-    origin = make_origin(tmp_path)
-    content = tmp_path / "content"  # Colab's working directory, outside any repository
+def colab(tmp_path: Path) -> tuple[Path, str]:
+    """Colab's working directory (outside any repository) and a prelude that fakes ``google.colab``."""
+    content = tmp_path / "content"
     content.mkdir()
     fake = tmp_path / "fake"
     (fake / "google" / "colab").mkdir(parents=True)
     (fake / "google" / "__init__.py").write_text("")
     (fake / "google" / "colab" / "__init__.py").write_text("")
-    prelude = f"import sys; sys.path.insert(0, {str(fake)!r}); import google.colab\n"
+    return content, f"import sys; sys.path.insert(0, {str(fake)!r}); import google.colab\n"
+
+
+def test_on_colab_it_clones_the_repository_and_imports_helpers(tmp_path):
+    origin = make_origin(tmp_path)
+    content, prelude = colab(tmp_path)
     result = run_cell(content, clean_env(AUTOGRAD_WORKSHOP_REPO=str(origin)), prelude)
     assert result.returncode == 0, result.stderr
     clone = content / "autograd-workshop"
     assert (clone / "helpers" / "__init__.py").is_file()
-    assert f"helpers from {clone.resolve()}" in result.stdout
-    # a second run (kernel restarted) finds the clone and fetches nothing
+    # one line of progress, and nothing from git or pip when they succeed
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("Colab: fetching the workshop's helpers"), result.stdout
+    assert lines[1] == f"helpers from {clone.resolve()}"
+    assert result.stderr == ""
+    # a second run (kernel restarted) finds the clone, fetches nothing and prints nothing
     again = run_cell(content, clean_env(AUTOGRAD_WORKSHOP_REPO=str(tmp_path / "nowhere")), prelude)
     assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [f"helpers from {clone.resolve()}"]
+
+
+def test_on_colab_a_failing_step_shows_its_output(tmp_path):
+    content, prelude = colab(tmp_path)
+    result = run_cell(content, clean_env(AUTOGRAD_WORKSHOP_REPO=str(tmp_path / "nowhere")), prelude)
+    assert result.returncode != 0
+    assert "RuntimeError: git clone failed:" in result.stderr
+    assert "nowhere" in result.stderr  # git's own message names the missing repository
 
 
 def test_elsewhere_it_only_finds_helpers_and_touches_no_network(tmp_path):

@@ -3,8 +3,9 @@
 Run it as ``python3 workshop.py notebooks`` (or ``.venv/bin/python tools/build_notebooks.py [NN ...]``).
 Each lesson's py:percent source (jupytext) is executed top to bottom in a fresh kernel, with the
 working directory set to ``notebooks/``, exactly as a learner's kernel starts; then its metadata is
-normalised (kernelspec, language name and the jupytext pairing only; cell ids from the cell's position;
-no timing metadata) and the notebook is written. Cells marked ``# NBVAL_IGNORE_OUTPUT`` (timings) keep
+normalised (kernelspec, the kernel's ``language_info`` exactly as JupyterLab stores it on opening, no
+jupytext pairing; cell ids from the cell's position; no timing metadata; the setup cell's input
+collapsed) and the notebook is written. Cells marked ``# NBVAL_IGNORE_OUTPUT`` (timings) keep
 their stored outputs while their code is unchanged, unless ``--refresh-timings`` is given, so building
 twice in a row gives identical files.
 """
@@ -12,6 +13,7 @@ twice in a row gives identical files.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 import time
@@ -23,7 +25,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from helpers.project import BOOTSTRAP_CELL, colab_badge  # noqa: E402
+from helpers.project import BOOTSTRAP_CELL, SETUP_CELL_METADATA, colab_badge  # noqa: E402
 
 LESSONS = ROOT / "lessons"
 NOTEBOOKS = ROOT / "notebooks"
@@ -46,19 +48,28 @@ def lesson_sources(selected: list[str] | None = None) -> list[Path]:
     return sources
 
 
-def normalise(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
-    """Minimal, deterministic metadata: what JupyterLab needs to pick the kernel, and no more."""
+def normalise(nb: nbformat.NotebookNode, stem: str, language_info: dict) -> nbformat.NotebookNode:
+    """Deterministic metadata: what JupyterLab needs to pick the kernel, and exactly what it writes
+    itself once the kernel is ready, so that opening a lesson does not mark it modified.
+
+    ``language_info`` is the kernel's, from its ``kernel_info`` reply: JupyterLab copies that reply
+    into the notebook when the kernel connects and marks the notebook modified if it differs from the
+    stored one (its ``version`` is the kernel's Python version, so a learner with another Python than
+    the build's sees the marker; saving then changes only that line)."""
     nb.metadata = nbformat.from_dict({
         "kernelspec": dict(KERNELSPEC),
-        "language_info": {"name": "python"},
+        "language_info": dict(language_info),
     })
     nb.nbformat, nb.nbformat_minor = 4, 5
     number = stem.split("_", 1)[0]
     for i, cell in enumerate(nb.cells):
         cell.id = f"l{number}-c{i:02d}"
         # only tags are kept (nbval reads none, learners see none); jupytext's layout hints and
-        # nbclient's timings go
-        cell.metadata = nbformat.from_dict({k: v for k, v in cell.metadata.items() if k == "tags"})
+        # nbclient's timings go; the setup cell's input is collapsed (JupyterLab) or a form (Colab)
+        metadata = {k: v for k, v in cell.metadata.items() if k == "tags"}
+        if cell.cell_type == "code" and cell.source == BOOTSTRAP_CELL:
+            metadata.update(copy.deepcopy(SETUP_CELL_METADATA))
+        cell.metadata = nbformat.from_dict(metadata)
     return nb
 
 
@@ -128,7 +139,7 @@ def build(source: Path, timeout: int = 120, refresh_timings: bool = False) -> tu
     start = time.perf_counter()
     client.reset_execution_trackers()
     with client.setup_kernel(env=env):
-        client.wait_for_reply(client.kc.kernel_info())
+        language_info = client.wait_for_reply(client.kc.kernel_info())["content"]["language_info"]
         for index, cell in enumerate(nb.cells):
             client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
         peak = kernel_peak_memory(client)
@@ -136,7 +147,7 @@ def build(source: Path, timeout: int = 120, refresh_timings: bool = False) -> tu
     target = NOTEBOOKS / (source.stem + ".ipynb")
     if not refresh_timings:
         keep_variable_outputs(nb, target)
-    nbformat.write(normalise(nb, source.stem), target)
+    nbformat.write(normalise(nb, source.stem, language_info), target)
     return target, seconds, peak
 
 
