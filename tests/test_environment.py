@@ -95,3 +95,28 @@ def test_colab_requirements_agree_with_requirements():
     assert colab["torchviz"] == pins["torchviz"]
     assert colab == {"torchviz": pins["torchviz"], "setuptools": ""}, "only what Colab lacks"
     assert "torch" not in colab, "Colab has its own torch: never replace it"
+
+
+def _other_torch():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("other_torch", ROOT / "tools" / "other_torch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_other_torch_installs_every_pin_but_torch():
+    other = _other_torch()
+    pins = pip_pins(ROOT / "requirements.txt")
+    wanted = other.pins_without_torch()
+    assert {line.partition("==")[0].lower() for line in wanted} == set(pins) - {"torch"}
+    assert all(pins[name.lower()] == version for name, _, version in (w.partition("==") for w in wanted))
+    assert other.venv_dir("2.14.1").name == ".venv-torch-2.14.1"
+    assert ".venv-torch-*/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.parametrize("bad", ["2.14", "latest", "2.14.1; rm -rf /", "../2.14.1"])
+def test_other_torch_refuses_what_is_not_a_release(bad, capsys):
+    assert _other_torch().main([bad]) == 2
+    assert "is not a torch release" in capsys.readouterr().err
