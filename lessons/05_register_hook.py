@@ -33,17 +33,20 @@
 # Time: about 35 minutes. Builds on [01](01_autograd_graph.ipynb)–[04](04_autograd_grad.ipynb).
 
 # %%
-# Setup, the same in every lesson: make the workshop's `helpers` importable.
-# On Colab, which opens this notebook alone, it first fetches the repository.
-import os, sys, subprocess
+# @title Setup (the same in every lesson): make the workshop's `helpers` importable
+import os, subprocess, sys
 from pathlib import Path
 
 if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
-    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "https://github.com/autograd-workshop/autograd-workshop")
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main", repo,
-                    "autograd-workshop"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
-                    "autograd-workshop/requirements-colab.txt"], check=True)
+    print("Colab: fetching the workshop's helpers, installing what Colab lacks (about a minute)")
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO",
+                          "https://github.com/autograd-workshop/autograd-workshop")
+    clone = ["git", "clone", "--depth", "1", "--branch", "main", repo, "autograd-workshop"]
+    install = ["pip", "install", "-r", "autograd-workshop/requirements-colab.txt"]
+    for name, step in (("git clone", clone), ("pip install", [sys.executable, "-m", *install])):
+        done = subprocess.run(step, capture_output=True, text=True)  # shown only if it fails
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} failed:\n{done.stdout}{done.stderr}")
 for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
     if (root / "helpers" / "__init__.py").is_file():
         sys.path.insert(0, str(root))
@@ -82,7 +85,7 @@ def run(hook):
 seen = []
 print("inspect (returns None):", fmt(run(lambda g: seen.append(g.clone()))),
       "| the hook saw", fmt(seen[0]))
-print("scale by 0.5          :", fmt(run(lambda g: g * 0.5)))
+print("scale by 0.1          :", fmt(run(lambda g: g * 0.1)))
 print("clip to [-5, 5]       :", fmt(run(lambda g: g.clamp(-5, 5))))
 print("replace by ones       :", fmt(run(lambda g: torch.ones_like(g))))
 
@@ -100,9 +103,9 @@ a = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
 h = a * 3
 h.retain_grad()                                            # called first …
 h.register_hook(lambda g: print("hook 1 gets", fmt(g)) or g * 10)
-h.register_hook(lambda g: print("hook 2 gets", fmt(g)))    # sees hook 1's result
+h.register_hook(lambda g: print("hook 2 gets", fmt(g)) or g + 1)  # sees hook 1's result
 h.sum().backward()
-print("h.grad (after both hooks):", fmt(h.grad), "| a.grad = 3 · 10:", fmt(a.grad))
+print("h.grad (after both hooks):", fmt(h.grad), "| a.grad = 3 · 11:", fmt(a.grad))
 
 # %%
 a.grad = torch.full_like(a, 100.0)                         # an existing gradient on the leaf
@@ -238,7 +241,7 @@ print("reversal on f's branch:", fmt(x.grad), "= wanted:", torch.equal(x.grad, w
 
 # %% [markdown]
 # Why the separate `setup_context`? The older style, `forward(ctx, x)` doing both jobs, still works
-# with `backward()` and `autograd.grad`. But `torch.func` transforms — `torch.func.grad`, `vjp`, …,
+# with `backward()` (first line of the cell below). But `torch.func` transforms — `torch.func.grad`, `vjp`, …,
 # which compute gradients of *functions* instead of filling `.grad` (lesson 08 uses them) — run an
 # `autograd.Function` only if it has a `setup_context`. `torch.func.grad` of `f(reverse_grad(x), y)`
 # with respect to `x` is `−y`; the older style is refused. (`torch.func.vmap` would need one more
@@ -256,6 +259,9 @@ class OldStyleReverse(torch.autograd.Function):
 
 
 x, y = x_and_y()
+(f(OldStyleReverse.apply(x), y) + r(x)).backward()
+print("old style with backward()          :", fmt(x.grad), "= wanted:", torch.equal(x.grad, wanted))
+
 x0, y0 = x.detach(), y.detach()
 grad_of_x = torch.func.grad(lambda t: f(reverse_grad(t), y0))
 print("torch.func.grad through GradReverse:", fmt(grad_of_x(x0)), "= -y")
