@@ -95,8 +95,8 @@ def _check_01_3(answer: Any) -> str:
             raise Hint("your gradients are running sums, starting from what w.grad held before: reset "
                        "w.grad (w.grad = None) before each backward().")
         if len(result) > 1 and all(close(g, result[-1]) for g in result):
-            raise Hint("all your gradients are equal: store w.grad.clone(), not w.grad itself, which "
-                       "later steps change.")
+            raise Hint("all your gradients are equal, though the batches differ: did you store w.grad "
+                       "itself, which later steps change, rather than w.grad.clone()?")
         if all(close(g, xb) for g, xb in zip(result, batches)):
             raise Hint("that is the gradient of (w * xb).sum(): the loss squares the sum, "
                        "(w * xb).sum() ** 2.")

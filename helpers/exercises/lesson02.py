@@ -57,6 +57,9 @@ def _check_02_2(answer: Any) -> str:
         return "forward: sign(x); backward: the gradient of x, i.e. 1."
     if close(x.grad, -upstream):
         raise Hint("the gradient is −1: the straight-through estimator passes the gradient unchanged (+1).")
+    scale = (x.grad / upstream).mean().item()
+    if close(x.grad, scale * upstream):
+        raise Hint(f"your gradient is {scale:.3g} × the incoming one; straight through means × 1.")
     raise Hint("the gradient should be 1 everywhere (straight through), whatever x is; yours depends on x.")
 
 

@@ -84,6 +84,8 @@ def _check_03_3(answer: Any) -> str:
         if raw is None:
             raise Hint("grads_of_two_losses returned None: return a.grad (or a clone of it).")
         got = as_tensor(raw, a.shape, "the gradient")
+        if engine.total == 0:
+            raise Hint("nothing ran backward: call (l1 + l2).backward() once and return a.grad.")
         if engine.total > 1:
             raise Hint(f"the autograd engine ran {engine.total} times (backward() or autograd.grad "
                        "calls): add the losses and call backward() once.")
@@ -96,7 +98,5 @@ def _check_03_3(answer: Any) -> str:
             raise Hint("that is the gradient of l1 only: backpropagate l1 + l2.")
         if close(got, 2 * e**2):
             raise Hint("that is the gradient of l2 only: backpropagate l1 + l2.")
-        if engine.total == 0:
-            raise Hint("nothing ran backward: call (l1 + l2).backward() and return a.grad.")
         raise Hint("h = a.exp(); (h.sum() + (h ** 2).sum()).backward(); return a.grad.")
     return "d(l1 + l2)/da = eᵃ + 2e²ᵃ, from one backward pass."

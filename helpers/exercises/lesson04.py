@@ -44,8 +44,6 @@ def _check_04_2(answer: Any) -> str:
         got = call(vjp, fn, inp.clone(), u.clone(), what="vjp")
     if got is None:
         raise Hint("vjp returned None: return the gradient tensor (autograd.grad returns a tuple: take [0]).")
-    if isinstance(got, tuple) and len(got) == 1 and isinstance(got[0], torch.Tensor):
-        raise Hint("autograd.grad returns a tuple; return its first element.")
     if isinstance(got, torch.Tensor) and got.numel() == J.numel() and got.dim() == 2:
         raise Hint("that is the whole Jacobian J: return uᵀJ, a vector shaped like inp.")
     got = as_tensor(got, inp.shape, "vjp's result")
