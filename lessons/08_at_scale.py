@@ -1,0 +1,576 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/autograd-workshop/autograd-workshop/blob/main/notebooks/08_at_scale.ipynb)
+#
+# # 08 · The trick at scale: DDP, torch.compile, checkpointing, torch.func, saved-tensor hooks
+#
+# Lesson 06 found four ways to get the gradients of `l1 = f(x.detach(), y)` and `l2 = −f(x, y.detach())`:
+# two passes (the reference), a hook on `x`, `autograd.grad` + `autograd.backward`, and a
+# gradient-reversal function. In one process on one device they agree. The tools people train with
+# — `DistributedDataParallel`, `torch.compile`, activation checkpointing, `torch.func` — are where
+# they stop being interchangeable. Every table below is measured by the cell above it.
+#
+# **You will learn**
+# - why the two-pass method gives **silently wrong** gradients under DDP, and which methods are right;
+# - what `torch.compile` does with each method: graph breaks, a failure, and a private switch;
+# - why a hook inside a checkpointed function cancels itself, and where to put the flip instead;
+# - a one-pass method with `torch.func.vjp`, and why `GradReverse` is written with `setup_context`;
+# - how saved-tensor hooks work (they are how this workshop counts saved bytes), and `save_on_cpu`.
+#
+# Time: about 45 minutes. Uses [06 · compute once](06_compute_once.ipynb). Everything here runs on the
+# CPU, also on a machine with a GPU, so that the numbers are the same everywhere.
+
+# %%
+# Setup, the same in every lesson: make the workshop's `helpers` importable.
+# On Colab, which opens this notebook alone, it first fetches the repository.
+import os, sys, subprocess
+from pathlib import Path
+
+if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "https://github.com/autograd-workshop/autograd-workshop")
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main", repo,
+                    "autograd-workshop"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
+                    "autograd-workshop/requirements-colab.txt"], check=True)
+for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
+    if (root / "helpers" / "__init__.py").is_file():
+        sys.path.insert(0, str(root))
+        break
+else:
+    raise RuntimeError("helpers/ not found: start Jupyter from the repository (see README)")
+
+# %%
+import shutil
+
+import torch
+import torch._dynamo
+from torch.utils.checkpoint import checkpoint
+
+from helpers import (check, collect_grads, expect_error, fmt, format_bytes, saved_tensor_bytes,
+                     seed_everything, show_source)
+from helpers.at_scale import (DDP_CORRECT_TWO_PASS, DDP_ONE_PASS, DDP_TWO_PASS_VARIANTS, ClassicReverse,
+                              Table, compiled_graphs, ddp_experiments, describe_diff, max_abs_diff,
+                              pass_gradients, single_process_reference, two_pass_fresh_forward,
+                              vjp_then_backward)
+from helpers.compute_once import METHODS, make_problem, reverse_grad, run_method
+from helpers.distributed import run_on_ranks
+
+seed_everything(0)
+
+# %% [markdown]
+# ## 1. DistributedDataParallel: the two passes go silently wrong
+#
+# DDP runs one process per device (a **rank**); each has a copy of the model and its own slice of
+# the batch. After backward, every rank must hold the *average* of all ranks' gradients, so that all
+# copies take the same step. DDP's **reducer** does this by putting an autograd hook on every
+# parameter: when a parameter's gradient is ready, the hook adds it to a bucket, and a full bucket is
+# all-reduced (averaged across ranks) while backward goes on. It does this **once per forward**: the
+# forward arms the reducer, the first backward that reaches the parameters spends it.
+#
+# The two-pass method runs two backwards after one forward. What happens to the second?
+#
+# We need several processes. `run_on_ranks` (in `helpers/distributed.py`) starts them from the
+# notebook with the *spawn* method (it works on Linux, macOS, Windows and Colab), joins them in a
+# process group on `127.0.0.1` at a free port with the `gloo` backend (CPU), bounds the run by a
+# timeout, re-raises a failing rank's traceback here with its rank, and always stops every process.
+# A spawned process imports the function it runs, so that function lives in a module
+# (`helpers/at_scale.py`), not in the notebook:
+
+# %%
+show_source(DDP_TWO_PASS_VARIANTS["no_sync() around 1st backward"][1])
+print()
+show_source(two_pass_fresh_forward)
+
+# %% [markdown]
+# `ddp_experiments` runs, on each rank, the two-pass method in five settings people try — default
+# DDP, `find_unused_parameters=True`, `static_graph=True`, `no_sync()` around the first backward, and
+# `a` and `b` in one forward — then two two-pass variants built for DDP and the three one-pass
+# methods. `g` is wrapped in DDP; `f` is lesson 06's `PairCritic` (fixed weights). Each rank gets 64
+# rows of `a` and of `b`; every run starts from the same weights. One spawned run does it all (starting
+# processes is the slow part), and also times one training step of each (5 repeats):
+
+# %%
+WORLD = 2
+ddp = run_on_ranks(ddp_experiments, WORLD, args=(5,), timeout=180)
+reference = single_process_reference(WORLD)  # one process, no DDP, both ranks' rows: the two passes
+ddp
+
+# %% [markdown]
+# Since `f` averages over rows and the ranks have equally many, the average of the ranks' gradients
+# is the gradient of one process on the whole batch: that is the reference. For each setting, the
+# largest difference of either rank's gradients from it, and whether the two ranks agree:
+
+# %%
+def ddp_row(name):
+    g0, g1 = (ddp[r]["grads"][name] for r in range(WORLD))
+    off = max(max_abs_diff(g0, reference), max_abs_diff(g1, reference))
+    warned = any(ddp[r]["warnings"][name] for r in range(WORLD))
+    return [name, "yes", describe_diff(off), max_abs_diff(g0, g1) < 1e-6, "yes" if warned else "none"]
+
+
+columns = ["method and setting", "runs?", "max |Δ| vs reference", "ranks agree?", "warnings"]
+Table(columns, [ddp_row(name) for name in DDP_TWO_PASS_VARIANTS])
+
+# %% [markdown]
+# Every setting runs, warns nothing, and is wrong: the ranks disagree, so their copies of `g` drift
+# apart from the first step on. (The one message DDP logs, with `find_unused_parameters=True`, is its
+# usual note that no parameter was unused; `run_on_ranks` keeps what ranks print in `.logs`.)
+#
+# ### Why: one reduction per forward
+# If the first backward (`l1`) is averaged and the second (`l2`) stays local, rank *r* ends with
+# mean over ranks of `l1`'s gradient + its own `l2`'s gradient. Computed without DDP, in this process,
+# and compared with what the ranks got under default DDP:
+
+# %%
+parts = pass_gradients(WORLD)  # per rank: the gradients of l1 alone and of l2 alone, no DDP
+mean_l1 = {n: sum(p["l1"][n] for p in parts) / WORLD for n in reference}
+for r in range(WORLD):
+    predicted = {n: mean_l1[n] + parts[r]["l2"][n] for n in reference}
+    got = ddp[r]["grads"]["default DDP"]
+    print(f"rank {r}: mean(l1) + own l2 matches DDP's gradient:", max_abs_diff(predicted, got) < 1e-6)
+
+# %% [markdown]
+# `no_sync()` does not help: it switches the reducer off for the forward run *inside* it, and here the
+# forward ran before. `find_unused_parameters` and `static_graph` change how the reducer finds ready
+# parameters, not how many reductions a forward gets.
+#
+# ### What works
+# Any method with **one backward per forward**, or a second forward for the second backward:
+
+# %%
+Table(columns, [ddp_row(name) for name in {**DDP_CORRECT_TWO_PASS, **DDP_ONE_PASS}])
+
+# %% [markdown]
+# One training step of each (median of 5, rank 0; 2 processes on this machine's CPU; not compared):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+seconds = ddp[0]["seconds"]
+for name, s in seconds.items():
+    print(f"{name:32} {s * 1e3:7.2f} ms   {s / seconds['summed losses, one backward']:.2f} × summed")
+
+# %% [markdown]
+# **What to use under DDP**: a one-pass method (reversal, hook, or `autograd.grad` + `backward`).
+# If you must keep two backwards, run the first under `no_sync()` *including its forward* and give
+# the second its own forward — `g` then runs twice. The same code runs across machines: start it with
+# `torchrun --nproc-per-node=N script.py` on each machine and use the `nccl` backend for GPUs; the
+# reducer, and so the failure, is the same.
+
+# %% [markdown]
+# ## 2. torch.compile
+#
+# `torch.compile` turns Python code into graphs (Dynamo) and hands each to a **backend**: `eager`
+# runs the captured graph as it is; `aot_eager` also traces its backward ahead of time (AOTAutograd)
+# and so does what `inductor`, the default, does minus generating code. Neither needs a C compiler, so
+# this section uses them (`inductor` does need one: Binder and Colab may lack it).
+#
+# A smaller problem keeps compilation quick. First, compiling only `f` or only `g` (a module's
+# `.compile()` compiles it in place) and running each method as in lesson 06:
+
+# %%
+def small_problem():
+    return make_problem(n=16, dim_in=4, dim=8, width=16)
+
+
+problem = small_problem()
+ref_small = run_method(METHODS["two-pass"], problem)
+rows = []
+for part in ("f", "g"):
+    torch._dynamo.reset()
+    problem = small_problem()
+    getattr(problem, part).compile(backend="aot_eager")
+    for name, method in METHODS.items():
+        rows.append([f"{part} compiled", name, "yes", describe_diff(max_abs_diff(run_method(method, problem),
+                                                                                 ref_small))])
+Table(["setting", "method", "runs?", "max |Δ| vs eager two-pass"], rows)
+
+# %% [markdown]
+# All agree: compiling `f` or `g` alone is safe with every method.
+#
+# ### The whole training step compiled
+# Now the step itself — forward of `g`, `f`, and the backward — written inline, as one writes a
+# training step:
+
+# %%
+problem = small_problem()
+g, f, a, b = problem.g, problem.f, problem.a, problem.b
+
+
+def two_pass_step(a, b):
+    x, y = g(a), g(b)
+    f(x.detach(), y).backward(retain_graph=True)
+    (-f(x, y.detach())).backward()
+
+
+def hook_step(a, b):
+    x, y = g(a), g(b)
+    x.register_hook(lambda grad: -grad)
+    f(x, y).backward()
+
+
+def grad_step(a, b):
+    x, y = g(a), g(b)
+    gx, gy = torch.autograd.grad(f(x, y), [x, y])
+    torch.autograd.backward([x, y], [-gx, gy])
+
+
+def reversal_step(a, b):
+    x, y = g(a), g(b)
+    f(reverse_grad(x), y).backward()
+
+
+STEPS = {"two-pass": two_pass_step, "hook": hook_step, "autograd.grad": grad_step,
+         "reversal": reversal_step}
+
+
+def compiled_step(step, backend):
+    torch._dynamo.reset()
+    g.zero_grad(set_to_none=True)
+    try:
+        torch.compile(step, backend=backend)(a, b)
+    except RuntimeError:
+        return ["no: RuntimeError (below)", "—"]
+    return ["yes", describe_diff(max_abs_diff(collect_grads(g), ref_small))]
+
+
+rows = [[name, backend, *compiled_step(step, backend)] for name, step in STEPS.items()
+        for backend in ("eager", "aot_eager")]
+Table(["method", "backend", "runs?", "max |Δ| vs eager two-pass"], rows)
+
+# %% [markdown]
+# The error:
+
+# %%
+torch._dynamo.reset()
+with expect_error(RuntimeError, contains="appears to not have been used in the graph"):
+    torch.compile(grad_step, backend="aot_eager")(a, b)
+
+# %% [markdown]
+# The `autograd.grad` step fails under `aot_eager`: Dynamo cannot capture `torch.autograd.grad`, so it
+# breaks the graph there; the graph before the break computes `x`, `y` **and** `f(x, y)`, and
+# AOTAutograd makes that whole graph **one** node of the autograd graph, with `x`, `y` and the loss as
+# its outputs. The loss no longer depends on `x` and `y` through autograd — they are its siblings —
+# so `autograd.grad(loss, [x, y])` finds them unused. Under `eager` (and without `torch.compile`)
+# they are ordinary intermediates. The same code with the `autograd.grad` call moved into a function
+# of its own (`grad_then_backward(x, y, f)` of lesson 06) breaks the graph before `f`, and works.
+#
+# ### Where the graph breaks
+# `torch._dynamo.explain` compiles a function and reports its graphs and the breaks between them.
+# (Its counts vary between torch versions; the cell prints what holds in the versions we checked.)
+
+# %%
+for name, step in STEPS.items():
+    torch._dynamo.reset()
+    report = torch._dynamo.explain(step)(a, b)
+    reasons = " ".join(str(r.reason) for r in report.break_reasons).lower()
+    print(f"{name:14} breaks reported: {report.graph_break_count > 0 or bool(report.break_reasons)}"
+          f" | a reason names backward() or autograd.grad: {'backward' in reasons or 'grad' in reasons}")
+torch._dynamo.reset()
+
+# %% [markdown]
+# Every step with `backward()` inside breaks there: Dynamo does not trace a backward call; the
+# backward runs eagerly, outside the graphs. And the hook's `lambda grad: -grad` is then called by
+# eager autograd *while the compiled step is running*, so Dynamo compiles it too, as a graph of its
+# own. `compiled_graphs` records what each graph calls:
+
+# %%
+graphs = compiled_graphs(hook_step, a, b)
+print("graphs:", len(graphs), "| one is the hook's lambda alone, ['neg']:", ["neg"] in graphs)
+
+# %% [markdown]
+# What compiles without a break is the **loss** — `g`, the flip and `f` — with `backward()` called
+# outside the compiled function. With the reversal function that is one graph; `GradReverse` is an
+# `autograd.Function`, which Dynamo captures whole:
+
+# %%
+def reversal_loss(a, b):
+    x, y = g(a), g(b)
+    return f(reverse_grad(x), y)
+
+
+torch._dynamo.reset()
+report = torch._dynamo.explain(reversal_loss)(a, b)
+print("graphs:", report.graph_count, "| breaks:", report.graph_break_count)
+torch._dynamo.reset()
+g.zero_grad(set_to_none=True)
+torch.compile(reversal_loss, backend="aot_eager")(a, b).backward()
+print("max |Δ| vs eager two-pass:", describe_diff(max_abs_diff(collect_grads(g), ref_small)))
+
+# %% [markdown]
+# ### Compiled autograd (a private switch)
+# *Compiled autograd* also captures the backward. In torch 2.13 it is switched on by the private
+# `torch._dynamo.config.compiled_autograd = True` (private: it may change without notice). Under it,
+# lesson 06's `grad_then_backward` — `autograd.grad`, then `autograd.backward` through the same
+# graph — fails unless the first call keeps the graph:
+
+# %%
+def grad_then_backward_retain(x, y, f):
+    gx, gy = torch.autograd.grad(f(x, y), [x, y], retain_graph=True)
+    torch.autograd.backward([x, y], [-gx, gy])
+
+
+def under_compiled_autograd(method):
+    torch._dynamo.reset()
+    g.zero_grad(set_to_none=True)
+    x, y = g(a), g(b)
+    with torch._dynamo.config.patch(compiled_autograd=True):
+        torch.compile(method, backend="aot_eager")(x, y, f)
+    torch._dynamo.reset()
+
+
+with expect_error(RuntimeError, contains="backward through the graph a second time"):
+    under_compiled_autograd(METHODS["autograd.grad"])
+under_compiled_autograd(grad_then_backward_retain)
+print("with retain_graph=True: max |Δ| vs eager two-pass",
+      describe_diff(max_abs_diff(collect_grads(g), ref_small)))
+
+# %% [markdown]
+# `inductor` compiles to C++ on the CPU and takes far longer to compile (minutes on a small machine),
+# so it is off here. Set `TRY_INDUCTOR = True` to run the reversal step with it where a C compiler
+# exists:
+
+# %%
+TRY_INDUCTOR = False  # needs a C compiler (gcc or clang); slow to compile
+if TRY_INDUCTOR and (shutil.which("gcc") or shutil.which("clang") or shutil.which("cc")):
+    print(compiled_step(reversal_step, "inductor"))
+
+# %% [markdown]
+# **What to use with `torch.compile`**: compile the model (`g`, `f`) or the loss and call
+# `backward()` outside; the reversal function compiles into the graph with no break. Avoid
+# `autograd.grad` in a compiled step (or keep it in a function of its own), and a hook's lambda is
+# compiled separately when backward runs inside the compiled function.
+
+# %% [markdown]
+# ## 3. Activation checkpointing
+#
+# `torch.utils.checkpoint.checkpoint(fn, *inputs, use_reentrant=False)` saves only `fn`'s inputs and
+# runs `fn` **again** during backward to recompute what its backward needs. Anything `fn` does as a
+# side effect happens twice — registering a hook included. The problem of lesson 06, smaller:
+
+# %%
+problem = make_problem(n=64, dim_in=8, dim=16, width=64)
+g, f = problem.g, problem.f
+reference = run_method(METHODS["two-pass"], problem)
+g.zero_grad(set_to_none=True)
+x, y = problem.features()
+f(x, y).backward()
+plain = collect_grads(g)  # the unflipped gradient, for comparison
+hook_calls = []
+
+
+def counted_flip(grad):
+    hook_calls.append(1)
+    return -grad
+
+
+def f_with_hook_inside(x, y):
+    x.register_hook(counted_flip)
+    return f(x, y)
+
+
+def hook_outside(x, y):
+    x.register_hook(counted_flip)
+    return checkpoint(f, x, y, use_reentrant=False)
+
+
+PLACEMENTS = {
+    "hook inside, no checkpoint": f_with_hook_inside,
+    "hook inside checkpoint": lambda x, y: checkpoint(f_with_hook_inside, x, y, use_reentrant=False),
+    "hook outside checkpoint": hook_outside,
+    "reversal inside checkpoint": lambda x, y: checkpoint(lambda u, v: f(reverse_grad(u), v), x, y,
+                                                          use_reentrant=False),
+}
+rows = []
+for name, loss in PLACEMENTS.items():
+    g.zero_grad(set_to_none=True)
+    hook_calls.clear()
+    x, y = problem.features()
+    loss(x, y).backward()
+    got = collect_grads(g)
+    rows.append([name, len(hook_calls), describe_diff(max_abs_diff(got, reference)),
+                 describe_diff(max_abs_diff(got, plain))])
+Table(["placement", "hook calls", "max |Δ| vs reference", "max |Δ| vs plain backward"], rows)
+
+# %% [markdown]
+# Inside the checkpoint, the hook is registered twice — in the forward, and again on the recomputed
+# `x` — and runs twice: −(−grad) = grad. The result is **exactly the plain gradient**, silently.
+# Register the hook outside, or use the reversal function inside: the function is part of `f`'s
+# computation, recomputed like the rest, and flips once.
+#
+# What checkpointing `f` saves, measured with `saved_tensor_bytes` (lesson 03):
+
+# %%
+params = list(g.parameters()) + list(f.parameters())
+
+
+def reversal_loss_plain():
+    x, y = problem.features()
+    f(reverse_grad(x), y)
+
+
+def reversal_loss_checkpointed():
+    x, y = problem.features()
+    checkpoint(lambda u, v: f(reverse_grad(u), v), x, y, use_reentrant=False)
+
+
+full = saved_tensor_bytes(reversal_loss_plain, exclude=params)
+ckpt = saved_tensor_bytes(reversal_loss_checkpointed, exclude=params)
+print(f"without checkpoint: {format_bytes(full)} | f checkpointed: {format_bytes(ckpt)}"
+      f" ({ckpt / full:.2f} ×)")
+
+# %% [markdown]
+# **What to use with checkpointing**: put the flip where recomputation cannot repeat it — the
+# reversal function anywhere, or a hook registered outside the checkpointed function.
+
+# %% [markdown]
+# ## 4. torch.func
+#
+# `torch.func` offers function transforms (`grad`, `vjp`, `vmap`). `vjp(f, x, y)` evaluates `f` once and
+# returns a function that gives the gradients to `x` and `y`: one more one-pass method, the twin of
+# `autograd.grad` + `autograd.backward`:
+
+# %%
+show_source(vjp_then_backward)
+problem = make_problem(n=64, dim_in=8, dim=16, width=64)
+print("max |Δ| vs two-pass:", describe_diff(max_abs_diff(run_method(vjp_then_backward, problem),
+                                                         run_method(METHODS["two-pass"], problem))))
+
+# %% [markdown]
+# A custom `autograd.Function` written the classic way, `forward(ctx, x)`, works with `backward()` but
+# not under `torch.func` transforms, which need `forward` without `ctx` plus a separate
+# `setup_context` — the style of this workshop's `GradReverse`:
+
+# %%
+show_source(ClassicReverse)
+t = torch.tensor([1.0, -2.0, 0.5])
+
+
+def squared_after(flip_fn):
+    return lambda u: (flip_fn(u) ** 2).sum()
+
+
+u = t.clone().requires_grad_()
+squared_after(ClassicReverse.apply)(u).backward()
+print("classic, backward():      ", fmt(u.grad))
+with expect_error(RuntimeError, contains="it must override the setup_context staticmethod"):
+    torch.func.grad(squared_after(ClassicReverse.apply))(t)
+
+# %%
+u = t.clone().requires_grad_()
+squared_after(reverse_grad)(u).backward()
+print("GradReverse, backward():       ", fmt(u.grad))
+print("GradReverse, torch.func.grad():", fmt(torch.func.grad(squared_after(reverse_grad))(t)))
+
+# %% [markdown]
+# Both give −2·t, the gradient of Σt² flipped. **What to use with `torch.func`**: the reversal function
+# in the `setup_context` style (`helpers/compute_once.py` shows it), or `vjp` as a one-pass method.
+
+# %% [markdown]
+# ## 5. Saved-tensor hooks
+#
+# Each tensor an operation saves for its backward can be intercepted:
+# `torch.autograd.graph.saved_tensors_hooks(pack, unpack)` calls `pack(tensor)` when it is saved and
+# keeps whatever `pack` returns; `unpack` turns that back into the tensor when backward needs it. That
+# is how `saved_tensor_bytes` counts bytes; its core, in a few lines:
+
+# %%
+def count_saved_bytes(fn, exclude):
+    skip = {p.untyped_storage().data_ptr() for p in exclude}
+    sizes = {}  # storage address -> bytes: each storage once
+
+    def pack(tensor):
+        address = tensor.untyped_storage().data_ptr()
+        if address not in skip:
+            sizes[address] = tensor.untyped_storage().nbytes()
+        return tensor  # keep the tensor itself
+
+    def unpack(packed):
+        return packed
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+        fn()
+    return sum(sizes.values())
+
+
+print("a few lines:", format_bytes(count_saved_bytes(reversal_loss_plain, params)),
+      "| saved_tensor_bytes:", format_bytes(saved_tensor_bytes(reversal_loss_plain, exclude=params)))
+
+# %% [markdown]
+# `pack` may also return something else — a copy elsewhere, a compressed form, a file name. PyTorch's
+# own `torch.autograd.graph.save_on_cpu()` packs each saved tensor as a copy in CPU memory (pinned if
+# `pin_memory=True`) and unpacks it back to the tensor's device: on a GPU, activations then wait in CPU
+# memory between forward and backward, trading GPU memory for copies. On the CPU, where this lesson
+# runs, the tensor is already there: `tensor.cpu()` returns the tensor itself, so nothing is copied,
+# and the gradients are the same:
+
+# %%
+print("on the CPU, t.cpu() is t:", t.cpu() is t)
+problem.g.zero_grad(set_to_none=True)
+with torch.autograd.graph.save_on_cpu():
+    x, y = problem.features()
+    loss = problem.f(reverse_grad(x), y)
+loss.backward()
+print("save_on_cpu, max |Δ| vs two-pass:",
+      describe_diff(max_abs_diff(collect_grads(problem.g), run_method(METHODS["two-pass"], problem))))
+
+# %% [markdown]
+# ## Summary
+#
+# | setting | two passes | hook on `x` | `autograd.grad` + `backward` | reversal function |
+# |---|---|---|---|---|
+# | DDP | **silently wrong**: 2nd backward not all-reduced | right | right | right |
+# | `torch.compile` of `f` or `g` | right | right | right | right |
+# | compiled step with `backward()` inside | breaks at backward | breaks; lambda compiled alone | **fails** (`aot_eager`) | breaks at backward |
+# | compiled loss, `backward()` outside | — | — | — | one graph, no break |
+# | checkpointed `f` | right | **cancels** if registered inside | right | right |
+# | `torch.func` | — | — | `vjp` twin works | works (`setup_context`) |
+#
+# The reversal function is right in every setting here: it is part of the computation, not a side
+# effect of it, so DDP sees one backward, Dynamo captures it, and recomputation repeats it correctly.
+
+# %% [markdown]
+# ## Exercises
+#
+# **08.1** Two ranks, one parameter `w`. Without DDP, the two passes would give `w` these gradients:
+# rank 0: `l1` → 2.0, `l2` → 1.0; rank 1: `l1` → 4.0, `l2` → −3.0. Under DDP with the two-pass method,
+# what `w.grad` does each rank end with? Answer `[rank 0's, rank 1's]`.
+
+# %%
+answer = None
+check("08.1", answer)
+
+# %% [markdown]
+# **08.2** Write `ddp_step(model, a, b, f)` that leaves in `model`'s parameters the gradients of
+# `f(x.detach(), y) − f(x, y.detach())` (with `x = model(a)`, `y = model(b)`) and is correct under DDP:
+# one forward of each batch, **one** evaluation of `f`, one backward reaching the parameters.
+
+# %%
+def ddp_step(model, a, b, f):
+    return None  # your code
+
+
+check("08.2", ddp_step)
+
+# %% [markdown]
+# **08.3** Write `flip(x)`: the identity in the forward pass, the negated gradient in the backward pass,
+# that works both with `backward()` and under `torch.func.grad`.
+
+# %%
+def flip(x):
+    return None  # your code
+
+
+check("08.3", flip)
