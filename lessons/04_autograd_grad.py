@@ -87,6 +87,8 @@ w.grad = None
 # `autograd.grad(outputs, inputs)` takes the tensors to differentiate *with respect to* as an argument,
 # so it works for any tensor in the graph, leaf or not, and returns a tuple with one gradient per input.
 #
+# ### What `autograd.grad` does do
+#
 # "Leaves `.grad` alone" is about the leaves only. `autograd.grad` runs the same engine as `backward()`,
 # and three things happen on the way. Here `h = 2w` is a non-leaf that called `retain_grad()` (keep my
 # gradient, lesson 01) and carries a tensor hook — a function that autograd calls with the gradient
