@@ -2,11 +2,10 @@
 with the hint that names the mistake.
 
 RIGHT and WRONG below are the answers tried; ``test_counts`` requires at least 3 right (in different
-forms) and 6 wrong ones per exercise, and ``python tests/test_exercises.py`` prints the counts.
+forms) and 6 wrong ones per exercise, and :func:`print_counts` prints the counts.
 """
 
 import re
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -861,9 +860,9 @@ def test_show_solution_prints_the_code(capsys):
     assert "def solve_01_3" in capsys.readouterr().out
 
 
-if __name__ == "__main__":  # print how many right and wrong answers the tests try
+def print_counts():
+    """``python -c "import tests.test_exercises as t; t.print_counts()"``: the answers the tests try."""
     table = counts()
     for ex, (right, wrong) in table.items():
         print(f"{ex}: {right} right, {wrong} wrong")
     print(f"total: {sum(r for r, _ in table.values())} right, {sum(w for _, w in table.values())} wrong")
-    sys.exit(0)
