@@ -22,26 +22,31 @@
 # compute, and what `backward()` does with that record.
 #
 # **You will learn**
-# - which tensors autograd tracks (`requires_grad`), and the difference between *leaf* and *non-leaf* tensors;
+# - which tensors autograd tracks (`requires_grad`), and the difference between *leaf* and
+#   *non-leaf* tensors;
 # - what `grad_fn` and `next_functions` are, and how to draw the whole graph;
-# - what `backward()` writes into `.grad`, why it *adds* rather than overwrites, and how to reset it;
+# - what `backward()` writes into `.grad`, what it frees, why it *adds* rather than overwrites, and
+#   how to reset it;
 # - how to keep the gradient of an intermediate tensor (`retain_grad()`);
 # - why Python control flow just works: the graph is rebuilt on every forward pass.
 #
 # Time: about 25 minutes.
 
 # %%
-# Setup, the same in every lesson: make the workshop's `helpers` importable.
-# On Colab, which opens this notebook alone, it first fetches the repository.
-import os, sys, subprocess
+# @title Setup (the same in every lesson): make the workshop's `helpers` importable
+import os, subprocess, sys
 from pathlib import Path
 
 if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
-    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "https://github.com/autograd-workshop/autograd-workshop")
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main", repo,
-                    "autograd-workshop"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
-                    "autograd-workshop/requirements-colab.txt"], check=True)
+    print("Colab: fetching the workshop's helpers, installing what Colab lacks (about a minute)")
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO",
+                          "https://github.com/autograd-workshop/autograd-workshop")
+    clone = ["git", "clone", "--depth", "1", "--branch", "main", repo, "autograd-workshop"]
+    install = ["pip", "install", "-r", "autograd-workshop/requirements-colab.txt"]
+    for name, step in (("git clone", clone), ("pip install", [sys.executable, "-m", *install])):
+        done = subprocess.run(step, capture_output=True, text=True)  # shown only if it fails
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} failed:\n{done.stdout}{done.stderr}")
 for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
     if (root / "helpers" / "__init__.py").is_file():
         sys.path.insert(0, str(root))
@@ -52,7 +57,7 @@ else:
 # %%
 import torch
 
-from helpers import check, draw_graph, fmt, pick_device, seed_everything
+from helpers import check, draw_graph, expect_error, fmt, pick_device, seed_everything
 
 device = pick_device()  # CUDA when present, else the CPU (or set AUTOGRAD_WORKSHOP_DEVICE)
 seed_everything(0)
@@ -71,16 +76,34 @@ print("w.requires_grad:", w.requires_grad)
 print("x.requires_grad:", x.requires_grad)
 
 # %% [markdown]
-# The result of an operation requires grad as soon as **one** of its inputs does, and it remembers
-# which operation made it in `grad_fn`. A tensor you created yourself has no `grad_fn`: it is a
-# **leaf** of the graph.
+# The result of a differentiable operation requires grad as soon as **one** of its inputs does, and
+# it remembers which operation made it in `grad_fn`. A tensor you created yourself has no `grad_fn`:
+# it is a **leaf** of the graph.
 
 # %%
 y = w * x         # one input requires grad -> so does the result
 s = x * 2         # no input requires grad -> nothing is recorded
 
+
+def describe(name: str, t: torch.Tensor) -> None:
+    op = type(t.grad_fn).__name__ if t.grad_fn else None
+    print(f"{name:11}: requires_grad={t.requires_grad!s:5}  is_leaf={t.is_leaf!s:5}  grad_fn={op}")
+
+
 for name, t in [("w", w), ("x", x), ("y", y), ("s", s)]:
-    print(f"{name}: requires_grad={t.requires_grad!s:5}  is_leaf={t.is_leaf!s:5}  grad_fn={type(t.grad_fn).__name__ if t.grad_fn else None}")
+    describe(name, t)
+
+# %% [markdown]
+# Two exceptions. Outputs that have no derivative at all — comparisons (`w > 0`), `argmax`, the
+# indices of `max` — never require grad, whatever their inputs. And inside `with torch.no_grad():`
+# nothing is recorded, so even `w * x` gives a tensor that does not require grad (lesson 02 is about
+# such blocks).
+
+# %%
+describe("w > 0", w > 0)
+describe("w.argmax()", w.argmax())
+with torch.no_grad():
+    describe("no_grad w*x", w * x)
 
 # %% [markdown]
 # Note that `x` and `s` are leaves too: every tensor that does not require grad counts as a leaf.
@@ -90,36 +113,66 @@ for name, t in [("w", w), ("x", x), ("y", y), ("s", s)]:
 # ## 2. `grad_fn` and `next_functions`: the graph, by hand
 #
 # Each `grad_fn` is a node of the **backward graph**: the function that, given the gradient of its
-# output, computes the gradients of its inputs. `next_functions` links it to the nodes of its inputs.
+# output, computes the gradients of its inputs. `next_functions` links it to the nodes of its
+# inputs.
 # Let's build a small loss and walk the links.
 
 # %%
-target = torch.tensor(4.0, device=device)
+target = torch.tensor(3.0, device=device)
 loss = ((w * x).sum() - target) ** 2
 
-node = loss.grad_fn
-while node is not None:
-    print(type(node).__name__)
-    children = [f for f, _ in node.next_functions if f is not None]
-    node = children[0] if children else None
+
+def walk(t: torch.Tensor) -> None:
+    """Print each node from t.grad_fn down, following the first input that has a node."""
+    node = t.grad_fn
+    while node is not None:
+        pairs = [(type(f).__name__ if f is not None else None, nr) for f, nr in node.next_functions]
+        print(f"{type(node).__name__:14} next_functions: {pairs}")
+        children = [f for f, _ in node.next_functions if f is not None]
+        node = children[0] if children else None
+
+
+walk(loss)
 
 # %% [markdown]
-# Read it bottom-up for the forward pass: multiply, sum, subtract, square. The last node,
-# `AccumulateGrad`, is where a gradient arrives at a leaf: it holds the leaf in `.variable`.
+# Read it bottom-up for the forward pass: multiply, sum, subtract, square. Each node's
+# `next_functions` has one `(node, input_nr)` pair per input of the forward operation, in order:
+# - `None` where that input needs no gradient: `SubBackward0`'s second input is `target`,
+#   `MulBackward0`'s is `x`; neither requires grad, so no gradient is sent there;
+# - `input_nr` says *which output* of that node the input was. It is 0 for every node here, because
+#   each made one output; an operation with several outputs, such as `unbind`, gives other numbers:
 
 # %%
-acc = loss.grad_fn.next_functions[0][0].next_functions[0][0].next_functions[0][0].next_functions[0][0]
+first, _, third = w.unbind()  # one UnbindBackward0 node with three outputs
+walk(first * third)  # input_nr 0 and 2: its first and third outputs
+
+# %% [markdown]
+# The last node, `AccumulateGrad`, is where a gradient arrives at a leaf: it holds the leaf in
+# `.variable`.
+
+# %%
+acc = loss.grad_fn                      # PowBackward0
+for _ in range(4):                      # -> Sub -> Sum -> Mul -> AccumulateGrad
+    acc = acc.next_functions[0][0]
 print(type(acc).__name__, "holds w:", acc.variable is w)
 
 # %% [markdown]
 # ## 3. Drawing the graph
 #
 # Walking `next_functions` by hand gets old fast. `draw_graph` does it for you: the picture uses
-# torchviz's colours (blue: leaves that require grad; green: the output; grey: backward functions),
-# and the text under it lists the same nodes and edges. Pass names for your tensors in `params`.
+# torchviz's colours (blue: leaves that require grad; green: the output; grey: backward functions).
+# Pass names for your tensors in `params`.
 
 # %%
-draw_graph(loss, params={"w": w, "loss": loss})
+picture = draw_graph(loss, params={"w": w, "loss": loss})
+picture
+
+# %% [markdown]
+# The picture also has a text form, which `print` shows: the same nodes and edges, in a stable order
+# (the tests of this workshop compare it, since a picture is hard to compare).
+
+# %%
+print(picture)
 
 # %% [markdown]
 # `x` and `target` are not in the graph: they do not require grad, so no gradient flows to them and
@@ -130,7 +183,9 @@ draw_graph(loss, params={"w": w, "loss": loss})
 # ## 4. `backward()` fills `.grad`
 #
 # `loss.backward()` runs the backward graph from `loss` to the leaves and stores
-# d loss / d w in `w.grad`. Here `loss = (w·x − 4)²`, so by hand d loss / d w = 2 (w·x − 4) x.
+# d loss / d w in `w.grad`. Here `loss = (w·x − 3)²`, so by hand d loss / d w = 2 (w·x − 3) x.
+# (`.detach()` below gives the same numbers as a tensor without history, to print;
+# [lesson 02](02_detach.ipynb) explains it.)
 
 # %%
 loss.backward()
@@ -138,7 +193,19 @@ loss.backward()
 by_hand = 2 * ((w * x).sum() - target) * x
 print("w.grad     :", fmt(w.grad))
 print("by hand    :", fmt(by_hand.detach()))
+print("x          :", fmt(x), "(a different number: here the gradient is 3x)")
 print("same:", torch.allclose(w.grad, by_hand))
+
+# %% [markdown]
+# What did `backward()` free? Not the graph: the nodes are still there, and the same walk as in
+# section 2 prints the same chain. It freed the tensors the nodes had **saved** for it
+# (`PowBackward0` kept its input, `MulBackward0` kept `x`); reading one now fails. That is why a second `backward()`
+# through this graph fails, the subject of [lesson 03](03_retain_graph.ipynb).
+
+# %%
+walk(loss)
+with expect_error(RuntimeError, contains="saved tensors after they have already been freed"):
+    loss.grad_fn._saved_self  # PowBackward0's saved input
 
 # %% [markdown]
 # ## 5. Gradients accumulate
@@ -193,7 +260,8 @@ h = w * x
 h.retain_grad()
 out = (h ** 2).sum()
 out.backward()
-print("h.grad:", fmt(h.grad), "| 2h:", fmt(2 * h.detach()), "| same:", torch.equal(h.grad, 2 * h.detach()))
+print("h.grad:", fmt(h.grad), "| 2h:", fmt(2 * h.detach()))
+print("same:", torch.equal(h.grad, 2 * h.detach()))
 
 # %% [markdown]
 # ## 7. The graph is rebuilt on every forward pass
@@ -216,17 +284,17 @@ draw_graph(f(-a, steps=3), params={"a": a})
 
 # %% [markdown]
 # Same function, different inputs, different graphs: the first took the `tanh` branch twice; the
-# second doubled three times (`NegBackward0` is the `-a`). Each `backward()` runs the graph that *this*
-# forward pass recorded, then frees it (lesson 03 is about that freeing).
+# second doubled three times (`NegBackward0` is the `-a`). Each `backward()` runs the graph that
+# *this* forward pass recorded, then frees the tensors it saved (lesson 03 is about that freeing).
 
 # %% [markdown]
 # ## Summary
 #
 # | you want to… | use | remember |
 # |---|---|---|
-# | track a tensor | `requires_grad=True` (parameters do it themselves) | results of ops on it are tracked too |
+# | track a tensor | `requires_grad=True` (parameters do it themselves) | differentiable ops on it are tracked too, outside `no_grad` |
 # | see how a tensor was made | `t.grad_fn`, `.next_functions`, `draw_graph(t)` | leaves have `grad_fn=None` |
-# | get gradients of a scalar | `loss.backward()` | only leaves that require grad get `.grad` |
+# | get gradients of a scalar | `loss.backward()` | only leaves that require grad get `.grad`; saved tensors are freed |
 # | start a new step | `opt.zero_grad()` or `p.grad = None` | `.grad` **accumulates** otherwise |
 # | see an intermediate gradient | `t.retain_grad()` before `backward()` | or a hook (lesson 05) |
 # | branch or loop | plain Python | the graph is rebuilt on each forward |
@@ -236,7 +304,8 @@ draw_graph(f(-a, steps=3), params={"a": a})
 # %% [markdown]
 # ## Exercises
 #
-# Replace each `None` with your answer and run the cell; `check` says whether it is right or gives a hint.
+# Replace each `None` with your answer and run the cell; `check` says whether it is right or gives
+# a hint.
 #
 # **01.1** Let `u = torch.tensor(3.0, requires_grad=True)` and `v = u**3 + 2*u`. Use autograd to
 # find dv/du at u = 3, and give it as a Python number (`u.grad.item()`).
@@ -254,9 +323,10 @@ answer = None
 check("01.2", answer)
 
 # %% [markdown]
-# **01.3** Write a function `train_grads(w, batches)` that, for each tensor `xb` in `batches`, computes
-# `loss = (w * xb).sum() ** 2` and returns a list of **that batch's own** gradient of `w` (a clone
-# of `w.grad` per batch). The check calls it with its own `w` and batches.
+# **01.3** Write a function `train_grads(w, batches)` that, for each tensor `xb` in `batches`,
+# computes `loss = (w * xb).sum() ** 2` and returns a list of **that batch's own** gradient of `w`
+# (a clone of `w.grad` per batch). The check calls it with its own `w` (which may already hold a
+# `.grad`) and batches.
 
 # %%
 def train_grads(w, batches):

@@ -18,31 +18,37 @@
 # # 02 · detach: stopping gradients
 #
 # Sometimes a value must take part in the forward pass but *not* in the backward pass: a target the
-# model should chase rather than move, one side of a loss, a rounding step that has no useful gradient.
-# `detach()` is the tool. This lesson shows exactly what it cuts, what it shares, and its relatives.
+# model should chase rather than move, one side of a loss, a rounding step that has no useful
+# gradient. `detach()` is the tool. This lesson shows exactly what it cuts, what it shares, and its
+# relatives.
 #
 # **You will learn**
 # - how `detach()` cuts the graph (drawn side by side with the uncut graph);
-# - that a detached tensor **shares memory** with the original, why an in-place change to it is caught by
-#   autograd, and why `.data` is not (wrong gradients, silently);
-# - what `torch.no_grad()`, `torch.inference_mode()` and `requires_grad_(False)` are each for, and why
-#   `model.eval()` is not one of them;
-# - three patterns built on `detach()`: a fixed target, a one-sided loss, the straight-through estimator.
+# - that a detached tensor **shares memory and the version counter** with the original, when an
+#   in-place change to it is caught by autograd and when it silently changes the original, and why
+#   `.data` is never caught (wrong gradients, silently);
+# - what `torch.no_grad()`, `torch.inference_mode()` and `requires_grad_(False)` are each for, and
+#   why `model.eval()` is not one of them;
+# - three patterns built on `detach()`: a fixed target, a one-sided loss, the straight-through
+#   estimator.
 #
 # Time: about 30 minutes. Builds on [01 · the autograd graph](01_autograd_graph.ipynb).
 
 # %%
-# Setup, the same in every lesson: make the workshop's `helpers` importable.
-# On Colab, which opens this notebook alone, it first fetches the repository.
-import os, sys, subprocess
+# @title Setup (the same in every lesson): make the workshop's `helpers` importable
+import os, subprocess, sys
 from pathlib import Path
 
 if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
-    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "https://github.com/autograd-workshop/autograd-workshop")
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main", repo,
-                    "autograd-workshop"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
-                    "autograd-workshop/requirements-colab.txt"], check=True)
+    print("Colab: fetching the workshop's helpers, installing what Colab lacks (about a minute)")
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO",
+                          "https://github.com/autograd-workshop/autograd-workshop")
+    clone = ["git", "clone", "--depth", "1", "--branch", "main", repo, "autograd-workshop"]
+    install = ["pip", "install", "-r", "autograd-workshop/requirements-colab.txt"]
+    for name, step in (("git clone", clone), ("pip install", [sys.executable, "-m", *install])):
+        done = subprocess.run(step, capture_output=True, text=True)  # shown only if it fails
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} failed:\n{done.stdout}{done.stderr}")
 for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
     if (root / "helpers" / "__init__.py").is_file():
         sys.path.insert(0, str(root))
@@ -53,7 +59,8 @@ else:
 # %%
 import torch
 
-from helpers import check, compare_gradients, draw_graph, expect_error, fmt, pick_device, seed_everything
+from helpers import (check, compare_gradients, draw_graph, expect_error, fmt, pick_device,
+                     seed_everything)
 from helpers.graphs import side_by_side
 
 device = pick_device()
@@ -76,8 +83,9 @@ cut = (y.detach() ** 2).sum() + w.sum()  # + w.sum() so that the loss still requ
 side_by_side(without_detach=draw_graph(uncut, {"w": w}), with_detach=draw_graph(cut, {"w": w}))
 
 # %% [markdown]
-# On the right, `MulBackward0` and `PowBackward0` are gone: `y.detach() ** 2` is a constant as far as
-# autograd knows, so the only path from the loss to `w` is the `+ w.sum()` term. The gradients say the same:
+# On the right, `MulBackward0` and `PowBackward0` are gone: `y.detach() ** 2` is a constant as far
+# as autograd knows, so the only path from the loss to `w` is the `+ w.sum()` term. The gradients
+# say the same:
 
 # %%
 uncut.backward()
@@ -90,8 +98,8 @@ w.grad = None
 # %% [markdown]
 # ## 2. A detached tensor shares memory with the original
 #
-# `detach()` copies nothing: the new tensor is a view of the same storage. That makes it free, and it
-# means that changing one changes the other.
+# `detach()` copies nothing: the new tensor is a view of the same storage. That makes it free, and
+# it means that changing one changes the other.
 
 # %%
 y = w.exp()
@@ -100,28 +108,50 @@ print("same storage:", d.data_ptr() == y.data_ptr())
 print("d.requires_grad:", d.requires_grad, "| d.grad_fn:", d.grad_fn)
 
 # %% [markdown]
-# This matters because many operations **save** tensors for backward. `exp` saves its *output* (the
-# derivative of eˣ is eˣ). If we modify that output in place through `d`, the gradient would be computed
-# from the wrong numbers. Autograd notices: every tensor has a *version counter*, bumped by each in-place
-# operation, and backward checks that saved tensors still have the version they were saved at.
+# This matters because many operations **save** tensors for backward. `exp` saves its *output*
+# (the derivative of eˣ is eˣ). If we modify that output in place through `d`, the gradient would be
+# computed from the wrong numbers. Autograd notices: every tensor has a *version counter*
+# (`t._version`), bumped by each in-place operation, and backward checks that saved tensors still
+# have the version they were saved at. `detach()` **shares** the counter with the original, so an
+# in-place change through `d` bumps `y`'s version too:
 
 # %%
+print("before: version of y:", y._version, "| of d:", d._version)
 d.clamp_(max=5.0)  # an in-place change, through the detached tensor
-print("y now:", fmt(y.detach()), "| version of y:", y._version)
+print("after : version of y:", y._version, "| of d:", d._version)
+print("y now:", fmt(y.detach()))
 
-with expect_error(RuntimeError):
+with expect_error(RuntimeError, contains="modified by an inplace operation"):
     y.sum().backward()
+
+# %% [markdown]
+# The check guards only tensors that were **saved** for backward. When nothing saved the original
+# (`w + 1` saves nothing: its gradient is 1 whatever the values), the in-place change through the
+# detached tensor goes through without a word and changes the original, and everything computed from
+# it afterwards:
+
+# %%
+y = w + 1
+d = y.detach()
+print("y before:", fmt(y.detach()))
+d.mul_(10)  # not caught: AddBackward0 saved nothing
+print("y after :", fmt(y.detach()), "| version of y:", y._version)
+y.sum().backward()
+print("backward ran without error; w.grad =", fmt(w.grad))
+w.grad = None
 
 # %% [markdown]
 # ### `.data` skips that check — and gives wrong gradients
 #
-# `t.data` also returns the same values without history, but an in-place change through `.data` is
-# **not** recorded in the version counter. The backward pass then runs happily on modified numbers.
-# Here the same clamp through `.data`; the right gradient of `sum(exp(w))` is `exp(w)`:
+# `t.data` also returns the same values without history, but it has a version counter of its own:
+# an in-place change through `.data` leaves the original's `_version` as it was. The backward pass
+# then runs happily on modified numbers. Here the same clamp through `.data`; the right gradient of
+# `sum(exp(w))` is `exp(w)`:
 
 # %%
 y = w.exp()
 y.data.clamp_(max=5.0)  # silently modifies what exp saved for backward
+print("version of y after y.data.clamp_:", y._version)
 y.sum().backward()
 through_data = w.grad.clone()
 w.grad = None
@@ -132,21 +162,23 @@ print("after .data.clamp_   :", fmt(through_data))
 compare_gradients({"right": {"w": right}, ".data clamp_": {"w": through_data}}, decimals=4)
 
 # %% [markdown]
-# No error, no warning, two of three entries wrong. **Use `detach()`, never `.data`**: when your code is
-# wrong, `detach()` tells you.
+# No error, no warning, two of three entries wrong. **Use `detach()`, never `.data`**: when your
+# code modifies a tensor that backward needs, `detach()` tells you.
 
 # %% [markdown]
 # ## 3. Grad modes: `no_grad`, `inference_mode`, `requires_grad_(False)` — and `eval()`
 #
-# `detach()` acts on one tensor. Three other tools act on a whole block of code or a whole parameter:
+# `detach()` acts on one tensor. Three other tools act on a whole block of code or a whole
+# parameter:
 
 # %%
-model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 1)).to(device)
+model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 1))
+model = model.to(device)
 x = torch.randn(2, 3, generator=torch.Generator().manual_seed(1)).to(device)
 
-with torch.no_grad():                  # evaluation, metrics, manual weight updates
+with torch.no_grad():                  # records no graph: metrics, updating weights by hand
     out_no_grad = model(x)
-with torch.inference_mode():           # pure inference: like no_grad, and faster still
+with torch.inference_mode():           # like no_grad, with less bookkeeping (see below)
     out_inference = model(x)
 
 print("under no_grad       : requires_grad =", out_no_grad.requires_grad)
@@ -154,12 +186,36 @@ print("under inference_mode: requires_grad =", out_inference.requires_grad,
       "| is an inference tensor:", out_inference.is_inference())
 
 # %% [markdown]
-# `inference_mode` (PyTorch 1.9+) goes further than `no_grad`: it also skips the version counter and
-# view tracking. The price is that its results can **never** join an autograd graph later:
+# Neither is *evaluation*: this model is in training mode, so its dropout is still active under
+# `no_grad`, and two calls on the same input give different outputs. Evaluating a model needs
+# `model.eval()` as well (the end of this section).
 
 # %%
-with expect_error(RuntimeError):
+with torch.no_grad():
+    print("dropout active under no_grad, two calls differ:", not torch.equal(model(x), model(x)))
+
+# %% [markdown]
+# `inference_mode` (PyTorch 1.9+) goes further than `no_grad`: it also skips the version counter and
+# view tracking. The price: an inference tensor cannot be **saved for backward**, so an operation
+# recorded later that would save it (here `*`, which saves each factor for the other's gradient)
+# fails:
+
+# %%
+with expect_error(RuntimeError, contains="Inference tensors cannot be saved for backward"):
     (out_inference * model(x)).sum().backward()
+
+# %% [markdown]
+# Where nothing saves it, it can join a graph: `+` saves neither input. And `clone()`, called
+# outside inference mode, makes a normal tensor that can be used anywhere:
+
+# %%
+(out_inference + model(x)).sum().backward()
+print("out_inference + model(x): backward ran")
+normal = out_inference.clone()
+print("clone is an inference tensor:", normal.is_inference())
+(normal * model(x)).sum().backward()
+print("clone * model(x): backward ran")
+model.zero_grad()
 
 # %% [markdown]
 # `requires_grad_(False)` freezes *parameters*: the forward pass is still recorded for the rest, but
@@ -174,14 +230,19 @@ model[0].requires_grad_(True)
 model.zero_grad()
 
 # %% [markdown]
-# And `model.eval()`? It changes how *layers* behave (dropout off, batch-norm uses running statistics),
-# not whether gradients are recorded. In evaluation code you usually want both `eval()` *and* `no_grad()`.
+# And `model.eval()`? It changes how *layers* behave (dropout off, batch-norm uses running
+# statistics), not whether gradients are recorded. Evaluation code wants both: `eval()` for the
+# layers, `no_grad()` (or `inference_mode()`) for the graph.
 
 # %%
 model.eval()
 out = model(x)
 print("after eval(): requires_grad =", out.requires_grad, "| grad_fn:", type(out.grad_fn).__name__)
 print("dropout off, so two calls agree:", torch.equal(model(x), model(x)))
+
+with torch.no_grad():                  # evaluation: eval() and no_grad() together
+    evaluated = model(x)
+print("eval() + no_grad(): requires_grad =", evaluated.requires_grad)
 _ = model.train()  # back to training mode
 
 # %% [markdown]
@@ -189,7 +250,8 @@ _ = model.train()  # back to training mode
 #
 # ### A fixed target
 # In reinforcement learning (DQN) or self-distillation, a loss compares a network's output with a
-# *target* computed by another network (or the same one) that must not be trained through that loss.
+# *target* computed by another network (or the same one) that must not be trained through that
+# loss.
 
 # %%
 online = torch.nn.Linear(3, 1).to(device)
@@ -204,8 +266,8 @@ print("target_net gets none  :", target_net.weight.grad is None)
 
 # %% [markdown]
 # ### Stop-gradient in one branch of a loss
-# `(a - b.detach())²` pulls `a` towards `b` without pulling `b` towards `a` (used in SimSiam, BYOL, and
-# VQ-VAE's commitment loss). With `a = 3`, `b = 1`: d/da = 2(a − b) = 4, and `b` gets nothing.
+# `(a - b.detach())²` pulls `a` towards `b` without pulling `b` towards `a` (used in SimSiam, BYOL,
+# and VQ-VAE's commitment loss). With `a = 3`, `b = 1`: d/da = 2(a − b) = 4, and `b` gets nothing.
 
 # %%
 a = torch.tensor(3.0, device=device, requires_grad=True)
@@ -238,10 +300,10 @@ print("gradient of the STE:", fmt(x_in.grad))
 #
 # | use this | when | remember |
 # |---|---|---|
-# | `t.detach()` | one value must be a constant in backward (targets, one side of a loss, STE) | shares memory: don't modify it in place |
+# | `t.detach()` | one value must be a constant in backward (targets, one side of a loss, STE) | shares memory and version counter: in-place changes are caught only where backward saved it |
 # | ~~`t.data`~~ | never in new code | in-place changes go unnoticed: wrong gradients |
-# | `with torch.no_grad():` | evaluation, metrics, updating weights by hand | results don't require grad |
-# | `with torch.inference_mode():` | pure inference, serving | results can never enter autograd later |
+# | `with torch.no_grad():` | metrics, updating weights by hand; evaluation together with `eval()` | results don't require grad; dropout stays on in training mode |
+# | `with torch.inference_mode():` | pure inference, serving | results cannot be saved for backward later: `clone()` them first |
 # | `p.requires_grad_(False)` | freezing parameters | the rest of the graph is still recorded |
 # | `model.eval()` | switching dropout / batch-norm to evaluation | **not** a grad mode: combine with `no_grad` |
 #
@@ -251,7 +313,8 @@ print("gradient of the STE:", fmt(x_in.grad))
 # ## Exercises
 #
 # **02.1** With `p = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)` and
-# `loss = (p * p.detach()).sum()`, what is `p.grad` after `loss.backward()`? Give it as a list of numbers.
+# `loss = (p * p.detach()).sum()`, what is `p.grad` after `loss.backward()`? Give it as a list of
+# numbers.
 
 # %%
 answer = None
@@ -269,8 +332,9 @@ def sign_ste(x):
 check("02.2", sign_ste)
 
 # %% [markdown]
-# **02.3** You fine-tune a pretrained model and want its embedding layer to stay exactly as it is while
-# the rest trains. Which one tool do you use? Answer with one of the strings
+# **02.3** You fine-tune a pretrained model and want its embedding layer to stay exactly as it is
+# while the rest trains, without changing the model's forward code. Which one tool do you use?
+# Answer with one of the strings
 # `"detach"`, `"no_grad"`, `"inference_mode"`, `"requires_grad_(False)"`, `"eval"`.
 
 # %%

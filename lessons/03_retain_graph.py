@@ -17,31 +17,38 @@
 #
 # # 03 · retain_graph: backpropagating twice
 #
-# The seed question of this workshop wants to backpropagate through `f(x, y)` twice. The first thing
-# that gets in the way is that, by default, **a graph can be used for backward only once**. This lesson
-# shows why, what `retain_graph=True` keeps alive and what it costs, and the classic bug it leads to.
+# The seed question of this workshop wants to backpropagate through `f(x, y)` twice. The first
+# thing that gets in the way is that, by default, **a graph can be used for backward only once**.
+# This lesson shows why, what `retain_graph=True` keeps alive and what it costs, and the classic bug
+# it leads to.
 #
 # **You will learn**
-# - why a second `backward()` fails (saved tensors are freed), and why some graphs happen not to fail;
+# - why a second `backward()` fails (the saved tensors are freed, not the graph), and why some
+#   graphs happen not to fail;
 # - what `retain_graph=True` keeps in memory, measured;
-# - that several losses can share one `backward()` — same gradients, half the backward work;
+# - that several losses can share one `backward()`: same gradients, and the shared part of the
+#   graph runs once instead of once per loss (counted);
 # - the difference between `retain_graph` and `create_graph`;
-# - the GAN trap: an optimizer step between two backward passes through one graph, and two correct orders.
+# - the GAN trap: an optimizer step between two backward passes through one graph, and two correct
+#   orders.
 #
 # Time: about 30 minutes. Builds on [01](01_autograd_graph.ipynb) and [02](02_detach.ipynb).
 
 # %%
-# Setup, the same in every lesson: make the workshop's `helpers` importable.
-# On Colab, which opens this notebook alone, it first fetches the repository.
-import os, sys, subprocess
+# @title Setup (the same in every lesson): make the workshop's `helpers` importable
+import os, subprocess, sys
 from pathlib import Path
 
 if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
-    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "https://github.com/autograd-workshop/autograd-workshop")
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main", repo,
-                    "autograd-workshop"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
-                    "autograd-workshop/requirements-colab.txt"], check=True)
+    print("Colab: fetching the workshop's helpers, installing what Colab lacks (about a minute)")
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO",
+                          "https://github.com/autograd-workshop/autograd-workshop")
+    clone = ["git", "clone", "--depth", "1", "--branch", "main", repo, "autograd-workshop"]
+    install = ["pip", "install", "-r", "autograd-workshop/requirements-colab.txt"]
+    for name, step in (("git clone", clone), ("pip install", [sys.executable, "-m", *install])):
+        done = subprocess.run(step, capture_output=True, text=True)  # shown only if it fails
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} failed:\n{done.stdout}{done.stderr}")
 for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
     if (root / "helpers" / "__init__.py").is_file():
         sys.path.insert(0, str(root))
@@ -53,8 +60,8 @@ else:
 import torch
 from torch import nn
 
-from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt, format_bytes,
-                     pick_device, saved_tensor_bytes, seed_everything, time_methods)
+from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt,
+                     format_bytes, pick_device, saved_tensor_bytes, seed_everything, time_methods)
 from helpers.measure import SavedTensorTracker
 
 device = pick_device()
@@ -64,12 +71,13 @@ seed_everything(0)
 # ## 1. The second `backward()` fails
 #
 # During the forward pass, operations **save** what their backward will need: `w * w` saves both
-# factors, `exp` saves its output, a linear layer saves its input. `backward()` uses them once and then
-# frees them (and the graph with them), because most training loops never need them again.
+# factors, `exp` saves its output, a linear layer saves its input. `backward()` uses them once and
+# then frees them, because most training loops never need them again. It frees only the saved
+# tensors: the nodes of the graph stay as long as you hold the output.
 
 # %% [markdown]
-# `draw_graph(..., show_saved=True)` shows the saved tensors (orange), each joined by a line to the node
-# that keeps it: `ExpBackward0` keeps its `result` (the derivative of eʷ is eʷ), `MulBackward0` the
+# `draw_graph(..., show_saved=True)` shows the saved tensors (orange), each joined by a line to the
+# node that keeps it: `ExpBackward0` keeps its `result` (the derivative of eʷ is eʷ), `MulBackward0` the
 # factor 2 (`other`, a 0-dim tensor), `PowBackward0` its input (`self`).
 
 # %%
@@ -78,7 +86,8 @@ loss = (w.exp() * 2).pow(2).sum()
 draw_graph(loss, {"w": w, "loss": loss}, show_saved=True)
 
 # %% [markdown]
-# The first `backward()` uses them and frees them; the second finds them gone:
+# The first `backward()` uses them and frees them; the second finds them gone. This is the error
+# message to recognise, so it is printed in full:
 
 # %%
 loss.backward()
@@ -88,10 +97,22 @@ with expect_error(RuntimeError):
     loss.backward()
 
 # %% [markdown]
+# The graph itself is still there: walking `next_functions` from `loss.grad_fn` (lesson 01) still
+# finds every node. Only what the nodes saved is gone.
+
+# %%
+node, chain = loss.grad_fn, []
+while node is not None:
+    chain.append(type(node).__name__)
+    node = node.next_functions[0][0] if node.next_functions else None
+print(" -> ".join(chain))
+
+# %% [markdown]
 # ### Some graphs don't fail — that is no licence
 #
 # Operations whose backward needs no saved tensor (`+`, `sum`: their gradients are just ones)
-# survive a second backward. Multiplying by a number already saves that number and fails:
+# survive a second backward: the nodes are still there, and nothing they need was freed.
+# Multiplying by a number already saves that number and fails:
 
 # %%
 for name, make in [("(w + 1).sum()", lambda: (w + 1).sum()),
@@ -109,18 +130,20 @@ for name, make in [("(w + 1).sum()", lambda: (w + 1).sum()),
 
 # %% [markdown]
 # Whether a second pass works depends on what every operation in the graph happens to save — an
-# implementation detail that changes when you edit the model. If you mean to backpropagate twice, say so.
+# implementation detail that changes when you edit the model. If you mean to backpropagate twice,
+# say so.
 
 # %% [markdown]
 # ## 2. `retain_graph=True` and what it costs
 #
-# `backward(retain_graph=True)` keeps the saved tensors, so the graph can be used again. The price is
-# memory: everything the forward pass saved stays allocated until the graph itself is dropped.
+# `backward(retain_graph=True)` keeps the saved tensors, so the graph can be used again. The price
+# is memory: everything the forward pass saved stays allocated until the graph itself is dropped.
 # `SavedTensorTracker` (from `helpers.measure`) watches the saved tensors and tells how many bytes a
 # graph still holds; the parameters are left out, since they are in memory anyway.
 
 # %%
-model = nn.Sequential(nn.Linear(64, 256), nn.Tanh(), nn.Linear(256, 256), nn.Tanh(), nn.Linear(256, 1)).to(device)
+model = nn.Sequential(nn.Linear(64, 256), nn.Tanh(), nn.Linear(256, 256), nn.Tanh(),
+                      nn.Linear(256, 1)).to(device)
 x = torch.randn(128, 64, generator=torch.Generator().manual_seed(0)).to(device)
 
 for retain in (False, True):
@@ -135,9 +158,9 @@ print("after `del loss`:", format_bytes(saved.held_bytes()))
 model.zero_grad()
 
 # %% [markdown]
-# 288.5 KiB here: the input (128 × 64 floats, 32 KiB), the two hidden activations (128 × 256 floats,
-# 128 KiB each — each saved once, though both `Tanh` and the next `Linear` need it) and the last
-# layer's output that `pow` needs (0.5 KiB). In real networks saved activations are often the largest
+# 288.5 KiB here: the input (128 × 64 floats, 32 KiB), the two hidden activations (128 × 256
+# floats, 128 KiB each — each saved once, though both `Tanh` and the next `Linear` need it) and the
+# last layer's output that `pow` needs (0.5 KiB). In real networks saved activations are often the largest
 # memory cost of training. With `retain_graph=True` they stay until the last reference to the graph
 # (here `loss`) goes away.
 
@@ -152,22 +175,18 @@ head1, head2 = nn.Linear(256, 1).to(device), nn.Linear(256, 1).to(device)
 params = {f"trunk.{n}": p for n, p in trunk.named_parameters()}
 params |= {f"head1.{n}": p for n, p in head1.named_parameters()}
 params |= {f"head2.{n}": p for n, p in head2.named_parameters()}
-trunk_passes = []
 
 
 def losses():
     h = trunk(x)
-    h.register_hook(lambda g: trunk_passes.append(1))  # counts backward passes through the trunk
-    return head1(h).pow(2).mean(), (head2(h) - 1).abs().mean()
+    return head1(h).pow(2).mean(), (head2(h) - 1).abs().mean(), h
 
 
-def one_backward_on_the_sum():
-    l1, l2 = losses()
+def one_backward_on_the_sum(l1, l2):
     (l1 + l2).backward()
 
 
-def two_backwards():
-    l1, l2 = losses()
+def two_backwards(l1, l2):
     l1.backward(retain_graph=True)  # the trunk's saved tensors are needed again by l2
     l2.backward()
 
@@ -176,37 +195,80 @@ results = {}
 for method in (one_backward_on_the_sum, two_backwards):
     for p in params.values():
         p.grad = None
-    trunk_passes.clear()
-    method()
+    l1, l2, _ = losses()
+    method(l1, l2)
     results[method.__name__] = collect_grads(params)
-    print(f"{method.__name__:24}: backward passes through the trunk = {len(trunk_passes)}")
 
 compare_gradients(results)
 
 # %% [markdown]
-# Same gradients (backward is linear: the gradient of a sum is the sum of the gradients), but the two
-# backward calls run the trunk's backward twice. The time it costs here, on this machine (timings vary,
-# so this cell's output is not compared):
+# Same gradients: backward is linear, the gradient of a sum is the sum of the gradients. What does
+# the second way cost? Not twice the work: each head's part of the graph runs once either way; only
+# the part the two losses **share** — the trunk — runs once per `backward()` call. To see it, count
+# how often each node of the graph runs. `node.register_prehook(fn)` makes the engine call `fn` each
+# time it is about to run that node (hooks are the subject of
+# [lesson 05](05_register_hook.ipynb)).
+
+# %%
+def graph_nodes(*outputs):
+    """Every node of the backward graph behind the outputs: a walk along next_functions."""
+    seen, todo = set(), [t.grad_fn for t in outputs]
+    while todo:
+        node = todo.pop()
+        if node is not None and node not in seen:
+            seen.add(node)
+            todo += [f for f, _ in node.next_functions]
+    return seen
+
+
+for method in (one_backward_on_the_sum, two_backwards):
+    l1, l2, h = losses()
+    runs = []  # one entry per node run
+    handles = [node.register_prehook(lambda grad_outputs, node=node, runs=runs: runs.append(node))
+               for node in graph_nodes(l1, l2)]
+    method(l1, l2)
+    for handle in handles:  # remove them: a leaf's AccumulateGrad node is reused by later graphs
+        handle.remove()
+    in_trunk = graph_nodes(h)
+    print(f"{method.__name__:24}: {len(graph_nodes(l1, l2))} nodes, {len(runs)} node runs, "
+          f"{sum(n in in_trunk for n in runs)} of them in the trunk's {len(in_trunk)} nodes")
+for p in params.values():
+    p.grad = None
+
+# %% [markdown]
+# (The sum's own `AddBackward0` is not counted: it is not in the graph of `l1` and `l2`.) Only the
+# trunk's nodes ran twice: 23 runs = 18 nodes + the trunk's 5 again. How much *time* that costs depends on how much of the backward work lies
+# in the shared part, and on the forward pass, which the timed code also runs: on a quiet machine
+# the ratio lies between 1 (the shared part costs nothing) and 2 (everything runs twice), nearer 1
+# the smaller the shared part's share of the work. It also depends on the machine, its number of
+# threads and what else runs on it: on a busy machine the ratio moves from run to run, so this
+# cell's output is not compared.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-t = time_methods({"sum": one_backward_on_the_sum, "two": two_backwards}, repeat=20, warmup=3, device=device)
-print(f"two backward calls take {t['two'].median / t['sum'].median:.2f}x the time of one on the sum")
+t = time_methods({"sum": lambda: one_backward_on_the_sum(*losses()[:2]),
+                  "two": lambda: two_backwards(*losses()[:2])}, repeat=20, warmup=5, device=device)
+print(f"forward + two backward calls take {t['two'].median / t['sum'].median:.2f}x "
+      "the time of forward + one on the sum")
 
 # %% [markdown]
-# Use separate `backward` calls only when something must happen *between* them (section 5 shows where
-# that goes wrong) or when the losses' graphs do not fit in memory together.
+# Use separate `backward` calls only when something must happen *between* them (section 5 shows
+# where that goes wrong) or when the losses' graphs do not fit in memory together.
 
 # %% [markdown]
 # ## 4. `create_graph` is not `retain_graph`
 #
 # - `retain_graph=True` keeps the *forward* graph so you can run backward through it again.
-# - `create_graph=True` also **records the backward pass itself** as a graph, so the gradient you get
-#   is differentiable: that is how you take gradients of gradients (lesson 04 builds a gradient penalty
-#   on it). It implies `retain_graph=True` unless you say otherwise.
+# - `create_graph=True` also **records the backward pass itself** as a graph, so the gradient you
+#   get is differentiable: that is how you take gradients of gradients (lesson 04 builds a gradient
+#   penalty on it). It implies `retain_graph=True` unless you say otherwise.
+#
+# The cell uses `torch.autograd.grad(output, input)`, which *returns* the gradient instead of adding
+# it to `.grad` ([lesson 04](04_autograd_grad.ipynb) is about it). At z = 3, dz³/dz = 3z² = 27 and
+# d²z³/dz² = 6z = 18:
 
 # %%
-z = torch.tensor(2.0, device=device, requires_grad=True)
+z = torch.tensor(3.0, device=device, requires_grad=True)
 
 (g_retained,) = torch.autograd.grad(z ** 3, z, retain_graph=True)
 print("retain_graph: dz³/dz =", fmt(g_retained), "| requires_grad:", g_retained.requires_grad)
@@ -220,8 +282,8 @@ print("create_graph: dz³/dz =", fmt(g_created), "| requires_grad:", g_created.r
 # ## 5. The GAN trap: `step()` between two backward passes
 #
 # In a GAN, one discriminator output `D(G(z))` feeds two losses: the discriminator's (call the fake
-# *fake*) and the generator's (call it *real*). Reusing the graph with `retain_graph=True` and stepping
-# the discriminator's optimizer in between looks natural:
+# *fake*) and the generator's (call it *real*). Reusing the graph with `retain_graph=True` and
+# stepping the discriminator's optimizer in between looks natural:
 
 # %%
 def make_gan():
@@ -239,15 +301,39 @@ G, D, opt_g, opt_d = make_gan()
 out = D(G(noise))
 loss_d = bce(out, zeros)
 loss_d.backward(retain_graph=True)
+saved = out.grad_fn._saved_mat2      # what D's last Linear saved (read before it is stale)
+version_before = D[2].weight._version
 opt_d.step()  # updates D's weights IN PLACE ...
 loss_g = bce(out, ones)
-with expect_error(RuntimeError):
+with expect_error(RuntimeError, contains="modified by an inplace operation"):
     loss_g.backward()  # ... which this backward needs as they were
 
 # %% [markdown]
-# `retain_graph=True` kept the saved tensors, but among them are **D's weights** (to send a gradient back
-# to `G`, a linear layer needs its weight). `opt_d.step()` changed them in place, the version counter
-# noticed (lesson 02), and autograd refuses to compute a gradient from the new weights. Two correct orders:
+# `retain_graph=True` kept the saved tensors, but among them are **D's weights**: to send a gradient
+# back to `G`, a linear layer needs its weight. The tensor the error is about is the one D's last
+# layer saved (`out.grad_fn` is its `AddmmBackward0`; its saved tensors are readable as
+# `_saved_<name>`): `D[2].weight` transposed, a view that shares the weight's version counter
+# (lesson 02). `opt_d.step()` changed the weight in place, the counter moved, and autograd refuses to
+# compute a gradient from the new weights:
+
+# %%
+print("saved by D's last layer: shape", tuple(saved.shape), "| D[2].weight:",
+      tuple(D[2].weight.shape), "| a view of it:", saved._base is D[2].weight)
+print("opt_d.step() raised D[2].weight's version by", D[2].weight._version - version_before,
+      "| the saved view's version moved with it:", saved._version == D[2].weight._version)
+
+# %% [markdown]
+# The snippet has a second bug, which raises nothing: `loss_d.backward()` runs through the whole
+# graph, `G` included, so `G`'s `.grad` now holds the gradient of the *discriminator's* loss, which a
+# later `opt_g.step()` would apply (and `loss_g`'s gradient would be added to it):
+
+# %%
+print("G's parameters with a .grad from loss_d:",
+      sum(p.grad is not None for p in G.parameters()), "of", len(list(G.parameters())))
+print("G[0].weight.grad, summed |·|:", fmt(G[0].weight.grad.abs().sum()))
+
+# %% [markdown]
+# Two correct orders:
 #
 # **A. Two forward passes of D** (the usual recipe, e.g. PyTorch's DCGAN example): train D on a
 # *detached* fake, step, then run D again for G's loss.
@@ -280,7 +366,8 @@ print("order B ran; G and D both updated")
 
 # %% [markdown]
 # They are not the same algorithm: in A, G's loss sees the *updated* D; in B, both see the old one
-# (a simultaneous update). Both are correct code; the first snippet was not.
+# (a simultaneous update). Both are correct code, and in both `G` gets no gradient from D's loss
+# (`detach()` in A, `inputs=` in B); the first snippet was not.
 
 # %% [markdown]
 # ## Summary
@@ -289,11 +376,12 @@ print("order B ran; G and D both updated")
 # |---|---|---|
 # | `loss.backward()` | once per graph, the usual case | frees the saved tensors |
 # | `backward(retain_graph=True)` | you really must run backward through the graph again | memory stays allocated until the graph is dropped |
-# | `(l1 + l2).backward()` | several losses, nothing to do between them | same gradients as separate calls, one pass |
+# | `(l1 + l2).backward()` | several losses, nothing to do between them | same gradients as separate calls; the shared part runs once |
 # | `create_graph=True` | gradients of gradients (penalties, meta-learning) | records the backward pass: more memory and time |
 # | detach, or both backwards before any `step()` | a graph shared by two optimizers (GANs) | `step()` modifies saved weights in place |
 #
-# Next: [04 · torch.autograd.grad](04_autograd_grad.ipynb) — gradients without `.grad`, and writing `.grad` yourself.
+# Next: [04 · torch.autograd.grad](04_autograd_grad.ipynb) — gradients without `.grad`, and
+# writing `.grad` yourself.
 
 # %% [markdown]
 # ## Exercises
@@ -307,8 +395,8 @@ answer = None
 check("03.1", answer)
 
 # %% [markdown]
-# **03.2** For the model of section 2 (`model`, input `x`), how many bytes of saved tensors, parameters
-# excluded, does one forward pass `model(x).pow(2).mean()` keep for backward? Compute it with
+# **03.2** For the model of section 2 (`model`, input `x`), how many bytes of saved tensors,
+# parameters excluded, does one forward pass `model(x).pow(2).mean()` keep for backward? Compute it with
 # `saved_tensor_bytes(fn, exclude=model)` and give the integer.
 
 # %%
@@ -316,8 +404,8 @@ answer = None
 check("03.2", answer)
 
 # %% [markdown]
-# **03.3** Write `grads_of_two_losses(a)` that returns the gradient of `l1 + l2` with respect to `a`,
-# where `h = a.exp()`, `l1 = h.sum()` and `l2 = (h ** 2).sum()` — using **one** `backward()` call.
+# **03.3** Write `grads_of_two_losses(a)` that returns the gradient of `l1 + l2` with respect to
+# `a`, where `h = a.exp()`, `l1 = h.sum()` and `l2 = (h ** 2).sum()` — using **one** `backward()` call.
 # Start from `a.grad = None`.
 
 # %%

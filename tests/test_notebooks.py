@@ -94,9 +94,17 @@ def test_minimal_metadata_with_kernelspec(path):
                                             "name": "python3"}
     # no jupytext pairing metadata: it would make JupyterLab rewrite lessons/ when a learner saves
     assert set(nb["metadata"]) == {"kernelspec", "language_info"}
-    assert nb["metadata"]["language_info"] == {"name": "python"}
+    # the kernel's language_info, as JupyterLab writes it on opening (so opening does not modify a lesson)
+    info = nb["metadata"]["language_info"]
+    assert {k: v for k, v in info.items() if k != "version"} == {
+        "codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py", "mimetype": "text/x-python",
+        "name": "python", "nbconvert_exporter": "python", "pygments_lexer": "ipython3"}
+    assert re.fullmatch(r"3\.\d+\.\d+", info["version"]), info
     assert "widgets" not in json.dumps(nb["metadata"])
     for cell in nb["cells"]:
+        if "".join(cell["source"]) == BOOTSTRAP_CELL:  # the setup cell: input collapsed
+            assert cell["metadata"] == {"cellView": "form", "jupyter": {"source_hidden": True}}
+            continue
         assert not set(cell["metadata"]) - {"tags"}, f"cell {cell.get('id')}: metadata {cell['metadata']}"
 
 
@@ -128,3 +136,86 @@ def test_opens_with_a_colab_badge_and_ends_with_summary_and_exercises(path):
     assert "## Summary" in markdown and "## Exercises" in markdown
     assert re.search(r"\*\*You will learn\*\*", markdown)
     assert sum("check(" in "".join(c["source"]) for c in code_cells(load(path))) >= 2
+
+
+#: Longest code line a lesson may have: longer lines are cut off or wrapped in JupyterLab at the
+#: usual notebook width, and on Colab.
+MAX_CODE_LINE = 100
+
+#: Markdown markup at the start of a top-level comment line: an empty ``#`` line (how jupytext writes
+#: a blank line between markdown paragraphs), bold, a heading, a table row, a quote, an image or a
+#: link. Code comments in the lessons use none of these.
+_MARKDOWN_COMMENT = re.compile(r"^#(\s*$| \*\*| #{1,6} | \|| > | !\[| \[[^\]]+\]\()")
+#: This many consecutive top-level comment lines after code read as a paragraph of prose.
+_PROSE_RUN = 3
+
+
+def stranded_markdown(source: str) -> list[str]:
+    """Reasons why a code cell's source looks like it swallowed a markdown cell, or ``[]``.
+
+    A ``# %% [markdown]`` marker missing from a lesson source turns the markdown cell below it into
+    comment lines at the end of the code cell above: the learner then reads the text as code, in a
+    code font, and never sees it rendered. Two signs: a top-level comment line that starts with
+    markdown markup (:data:`_MARKDOWN_COMMENT`), and :data:`_PROSE_RUN` or more consecutive top-level
+    comment lines after the cell's first line of code (a comment block opening a cell, such as
+    ``# NBVAL_IGNORE_OUTPUT`` or the setup cell's note, is fine). Indented comments are code comments.
+    """
+    reasons, run, seen_code = [], [], False
+    for number, line in enumerate([*source.splitlines(), ""], start=1):
+        if line.startswith("#"):
+            if _MARKDOWN_COMMENT.match(line):
+                reasons.append(f"line {number}: markdown markup in a comment: {line[:60]!r}")
+            if seen_code:
+                run.append(line)
+            continue
+        if len(run) >= _PROSE_RUN:
+            reasons.append(f"line {number - len(run)}: {len(run)} comment lines after code: "
+                           f"{run[-1][:60]!r}")
+        run = []
+        seen_code = seen_code or bool(line.strip())
+    return reasons
+
+
+def test_stranded_markdown_is_caught_in_a_synthetic_lesson():
+    code = "x = 1\nprint(x)\n"
+    paragraph = ("# **Time**: each method, interleaved with the others;\n"
+                 "# the median of 20 runs, not compared:\n")
+    good = ("# %%\n" + code + "\n# %% [markdown]\n" + paragraph + "\n# %%\n" + code)
+    bad = good.replace("\n# %% [markdown]\n", "#\n")  # the marker is missing
+    heading = good.replace("\n# %% [markdown]\n# **Time**", "\n# ## 3. Time")
+    table = good.replace("\n# %% [markdown]\n" + paragraph, "\n# %% [markdown]\n# | a | b |\n")
+    prose = "# %%\n" + code + "# This cell shows the time;\n# each method runs twenty times,\n# interleaved.\n"
+    commented = ("# %%\n# NBVAL_IGNORE_OUTPUT\n# Setup: make helpers importable.\n# Two lines.\n"
+                 "import os  # a comment after code\n\n\ndef f(v):\n    # an indented comment\n"
+                 "    # over two lines\n    # and a third\n    return v  # done\n"
+                 "# %%\n" + code)
+
+    def flagged(text):
+        cells = jupytext.reads(text, fmt="py:percent").cells
+        return [r for c in cells if c.cell_type == "code" for r in stranded_markdown(c.source)]
+
+    assert flagged(good) == []
+    assert flagged(commented) == []
+    found = flagged(bad)
+    assert any("markdown markup" in r and "**Time**" in r for r in found), found
+    assert any("comment lines after code" in r for r in found), found
+    assert flagged(heading + "#\n# ### Heading\n") != []
+    assert any("'# | a | b |'" in r for r in flagged(table.replace("# %% [markdown]\n", "")))
+    assert any("3 comment lines after code" in r for r in flagged(prose)), flagged(prose)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_markdown_stranded_in_code_cells(path):
+    problems = [f"code cell {i}, {reason}" for i, cell in enumerate(code_cells(load(path)))
+                for reason in stranded_markdown("".join(cell["source"]))]
+    assert not problems, ("markdown text inside a code cell (a missing `# %% [markdown]` marker in "
+                          "lessons/?):\n" + "\n".join(problems))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_the_notebook_width(path):
+    long = [f"code cell {i}, line {n}: {len(line)} characters: {line[:50]!r}…"
+            for i, cell in enumerate(code_cells(load(path)))
+            for n, line in enumerate("".join(cell["source"]).splitlines(), start=1)
+            if len(line) > MAX_CODE_LINE]
+    assert not long, f"code lines longer than {MAX_CODE_LINE} characters:\n" + "\n".join(long)
