@@ -17,38 +17,45 @@
 #
 # # 06 · Compute once, backpropagate twice
 #
-# The question this workshop is built around: `x = g(a)` and `y = g(b)` come from a shared module `g`.
-# We want to train `g` with
+# The question this workshop is built around: `x = g(a)` and `y = g(b)` come from a shared module
+# `g`. We want to train `g` with
 #
 # - `l1 = f(x.detach(), y)` — `f` as a function of `y` only, **and**
 # - `l2 = −f(x, y.detach())` — minus `f`, as a function of `x` only,
 #
-# which, written literally, evaluates `f` twice and runs backward twice. `f` may be expensive. Can we
-# evaluate it once? Yes: flip the gradient that flows through `x`. This lesson solves it four ways,
-# proves they agree, finds where they don't, and measures what they save.
+# which, written literally, evaluates `f` twice and runs backward twice. `f` may be expensive. Can
+# we evaluate it once? Yes: flip the gradient that flows through `x`. This lesson solves it four
+# ways, shows where they agree and where they don't, and measures what they save.
 #
 # **You will learn**
 # - why the seed example's weight gradient is 3 (and a plain backward's is 1), by hand and by code;
-# - four methods — two passes, a hook (the accepted answer), `autograd.grad` + `autograd.backward`, a
-#   gradient-reversal function — and that they give the same gradients on a larger model;
-# - the two cases where the one-pass tricks are *not* what the two passes compute, and what to do;
-# - what each method costs in memory (exact) and time (measured).
+# - four methods — two passes, a hook (the accepted answer), `autograd.grad` +
+#   `autograd.backward`, a gradient-reversal function — and that they give the same gradients on a
+#   larger model;
+# - every case where the one-pass tricks are *not* what the two passes compute — `f` with
+#   parameters, other uses of `x`, `y` that depends on `x`, hooks that stay, dropout, BatchNorm,
+#   in-place changes — each measured, and what to do;
+# - what each method costs in memory (exact) and time (measured, and what the ratio depends on).
 #
-# Time: about 40 minutes. Uses [02 · detach](02_detach.ipynb), [03 · retain_graph](03_retain_graph.ipynb),
-# [04 · autograd.grad](04_autograd_grad.ipynb) and [05 · register_hook](05_register_hook.ipynb).
+# Time: about 50 minutes. Uses [02 · detach](02_detach.ipynb),
+# [03 · retain_graph](03_retain_graph.ipynb), [04 · autograd.grad](04_autograd_grad.ipynb) and
+# [05 · register_hook](05_register_hook.ipynb).
 
 # %%
-# Setup, the same in every lesson: make the workshop's `helpers` importable.
-# On Colab, which opens this notebook alone, it first fetches the repository.
-import os, sys, subprocess
+# @title Setup (the same in every lesson): make the workshop's `helpers` importable
+import os, subprocess, sys
 from pathlib import Path
 
 if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
-    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "https://github.com/autograd-workshop/autograd-workshop")
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main", repo,
-                    "autograd-workshop"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
-                    "autograd-workshop/requirements-colab.txt"], check=True)
+    print("Colab: fetching the workshop's helpers, installing what Colab lacks (about a minute)")
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO",
+                          "https://github.com/autograd-workshop/autograd-workshop")
+    clone = ["git", "clone", "--depth", "1", "--branch", "main", repo, "autograd-workshop"]
+    install = ["pip", "install", "-r", "autograd-workshop/requirements-colab.txt"]
+    for name, step in (("git clone", clone), ("pip install", [sys.executable, "-m", *install])):
+        done = subprocess.run(step, capture_output=True, text=True)  # shown only if it fails
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} failed:\n{done.stdout}{done.stderr}")
 for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
     if (root / "helpers" / "__init__.py").is_file():
         sys.path.insert(0, str(root))
@@ -59,11 +66,12 @@ else:
 # %%
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
-from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt, format_bytes, pick_device,
-                     saved_tensor_bytes, seed_everything, show_source, time_methods)
-from helpers.compute_once import (METHODS, abs_difference, make_problem, reverse_grad, run_method, seed_example,
+from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt,
+                     format_bytes, pick_device, saved_tensor_bytes, seed_everything, show_source,
+                     time_methods)
+from helpers.compute_once import (METHODS, abs_difference, grad_then_backward, hook_on_x,
+                                  make_problem, reversal, reverse_grad, run_method, seed_example,
                                   two_pass)
 from helpers.graphs import side_by_side
 from helpers.show import FigurePicture
@@ -74,8 +82,9 @@ seed_everything(0)
 # %% [markdown]
 # ## 1. The seed's own example
 #
-# `g` is a 1 × 1 linear layer without bias and with weight `w = 1`; `a = 1`, `b = 2`; `f(x, y) = |x − y|`
-# (the same example as lesson 04, section 7; `seed_example` in `helpers/compute_once.py` builds it).
+# `g` is a 1 × 1 linear layer without bias and with weight `w = 1`; `a = 1`, `b = 2`;
+# `f(x, y) = |x − y|` (the same example as lesson 04, section 7; `seed_example` in
+# `helpers/compute_once.py` builds it).
 
 # %%
 f_abs = abs_difference  # f(x, y) = |x − y|, summed to a scalar
@@ -126,8 +135,9 @@ print("l1's contribution ∂f/∂y · b =", fmt(dfdy * b), "| l2's −∂f/∂x 
 # %% [markdown]
 # ### The graphs
 #
-# The two passes backpropagate through two graphs of `f`; every one-pass method through one. A hook
-# does not show in a graph (it is attached to the tensor `x`, not a node); the reversal function does:
+# The two passes backpropagate through two graphs of `f`; every one-pass method through one. A
+# hook does not show in a graph (it is attached to the tensor `x`, not a node); the reversal
+# function does:
 
 # %%
 g, a, b = seed_example(device)
@@ -140,13 +150,15 @@ side_by_side(**{
     "reversal": draw_graph(f_abs(reverse_grad(x), y), names),
 })
 
+
 # %% [markdown]
 # ## 2. Four methods on a larger model
 #
 # Now `g` is a small MLP (16 → 32 → 32) applied to 512 rows each of `a` and `b`, and `f` is a
 # `PairCritic`: an MLP (64 → 256 → 256 → 256 → 1, fixed weights) that scores each pair `[xᵢ, yᵢ]` —
 # a stand-in for an expensive `f`. The four methods live in `helpers/compute_once.py`, so that
-# `benchmarks/compute_once.py` times exactly this code:
+# `benchmarks/compute_once.py` times exactly this code. `hook_on_x` removes its hook after the
+# backward (section 3 shows why):
 
 # %%
 for method in METHODS.values():
@@ -155,26 +167,43 @@ for method in METHODS.values():
 
 # %% [markdown]
 # Each method is run from a fresh forward pass of `g` (`run_method`), and the gradients of `g`'s
-# parameters compared with the two-pass reference:
+# parameters compared with the two-pass reference (max |Δ| rounded to 4 decimals):
 
 # %%
 problem = make_problem(n=512, device=device)
 results = {name: run_method(method, problem) for name, method in METHODS.items()}
-comparison = compare_gradients(results, reference="two-pass")
+comparison = compare_gradients(results, reference="two-pass", decimals=4)
 comparison
 
 # %%
 comparison.plot()
 
 # %% [markdown]
-# All points lie on the diagonal: the same gradients, up to float rounding (the two passes add their
-# contributions in a different order).
+# All points lie on the diagonal. The methods do the same arithmetic: negating a float is exact, so
+# `−(∂f/∂x)` is the same number whether the minus comes from `l2`, a hook or the reversal; and each
+# of `g`'s parameters receives two contributions (one per call of `g`), whose sum does not depend on
+# their order. On the CPU the gradients therefore usually come out **bitwise** equal, as on this
+# small copy of the problem:
+
+# %%
+small_copy = make_problem(n=64, width=32)  # on the CPU, whatever `device` is
+small_results = {name: run_method(method, small_copy) for name, method in METHODS.items()}
+for name in ("hook", "autograd.grad", "reversal"):
+    bitwise = all(torch.equal(small_results[name][p], small_results["two-pass"][p])
+                  for p in small_results[name])
+    print(f"{name:14} bitwise equal to two-pass: {bitwise}")
+
+# %% [markdown]
+# Bitwise equality is not guaranteed, though: once in 16 runs of the 512-row problem on our busy
+# CPU the last bits differed (max |Δ| ≈ 1e-6) — multithreaded math libraries may sum in another
+# order from one run to the next, and so may a GPU. That is why the table above rounds.
 #
 # ### Does the reference need `retain_graph=True`?
 # Here `x = g(a)` and `y = g(b)` are two separate calls of `g`, so `l1`'s backward (through `y`) and
 # `l2`'s backward (through `x`) use disjoint parts of the graph: without `retain_graph`, it works.
-# If `g` is run once on the batch and split — which is how one usually batches — both passes go through
-# the same nodes, and the second needs what the first freed (lesson 03):
+# If `g` is run once on the batch and split — which is how one usually batches — both passes go
+# through the same nodes, and the second needs what the first freed (lesson 03). The one-pass
+# methods work either way:
 
 # %%
 def two_pass_without_retain(x, y, f):
@@ -182,122 +211,436 @@ def two_pass_without_retain(x, y, f):
     (-f(x, y.detach())).backward()
 
 
+def batched_features():
+    return problem.g(torch.cat([problem.a, problem.b])).split(512)  # one call of g, then split
+
+
 problem.g.zero_grad()
 x, y = problem.features()  # two calls of g
 two_pass_without_retain(x, y, problem.f)
 print("separate calls of g: two passes without retain_graph work")
 
-x, y = problem.g(torch.cat([problem.a, problem.b])).split(512)  # one batched call, then split
+x, y = batched_features()
 with expect_error(RuntimeError):
     two_pass_without_retain(x, y, problem.f)
 
+for name in ("hook", "autograd.grad", "reversal"):
+    x, y = batched_features()
+    METHODS[name](x, y, problem.f)
+print("batched call of g: hook, autograd.grad and reversal work without retain_graph")
+
 # %% [markdown]
-# The one-pass methods need no `retain_graph` in either case: they run backward once.
+# The hook and the reversal run one backward. The `autograd.grad` method makes **two** engine calls
+# — `autograd.grad` back to `x` and `y`, then `autograd.backward` from `x` and `y` into `g` — and
+# needs no `retain_graph` as long as the second call does not go back through nodes the first one
+# ran. Section 3 shows a case where it does.
 
 # %% [markdown]
 # ## 3. When the trick is not exact
 #
+# Each case below runs on a small problem on the CPU (64 rows, `f` of width 32), so that every
+# number it prints — dropout's random masks included — is the same on every machine. Each is
+# measured against the two passes; `exact` keeps the largest max |Δ| of each method for the table
+# at the end of the section.
+
+# %%
+def small_problem(**options):
+    return make_problem(n=64, width=32, **options)  # on the CPU
+
+
+def grads_of(method, p, features=lambda p: p.features(), f=None):
+    """g's gradients after `method`, from a fresh forward of g (`features` makes x and y)."""
+    p.g.zero_grad(set_to_none=True)
+    x, y = features(p)
+    method(x, y, p.f if f is None else f)
+    return collect_grads(p.g)
+
+
+exact = {}  # case -> {method: largest max |Δ| against the two passes, over g's parameters}
+
+
+def record(case, comparison):
+    exact[case] = {m: max(comparison.max_abs_diff[m].values()) for m in comparison.methods}
+    return comparison
+
+# %% [markdown]
 # ### `f` with parameters of its own
 #
-# If `f` has trainable parameters θ, the two passes give them ∂l1/∂θ + ∂l2/∂θ = ∂f/∂θ − ∂f/∂θ = **0**,
-# while one backward of `f(x, y)` gives them ∂f/∂θ.
+# If `f` has trainable parameters θ, the two passes give them ∂l1/∂θ + ∂l2/∂θ = ∂f/∂θ − ∂f/∂θ,
+# while one backward of `f(x, y)` gives them ∂f/∂θ. What each method leaves in θ's `.grad`:
 
 # %%
-trainable = make_problem(n=64, device=device, trainable_f=True)
+trainable = small_problem(trainable_f=True)
 
 
-def f_param_grads(method):
+def theta_grad_text(method):
     run_method(method, trainable)
-    grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)) for n, p in trainable.f.named_parameters()}
-    got_none = all(p.grad is None for p in trainable.f.parameters())
+    grads = [p.grad for p in trainable.f.parameters()]
     trainable.f.zero_grad(set_to_none=True)
-    return grads, got_none
+    if all(g is None for g in grads):
+        return "None"
+    total = sum(float(g.abs().sum()) for g in grads)
+    return "tensors of zeros" if total == 0 else f"tensors, Σ|grad| = {total:.4f}"
 
 
-f_grads = {}
 for name, method in METHODS.items():
-    f_grads[name], got_none = f_param_grads(method)
-    total = sum(float(v.abs().sum()) for v in f_grads[name].values())
-    print(f"{name:14} Σ|grad| over f's parameters = {total:.4g}" + ("   (.grad left None)" if got_none else ""))
+    print(f"{name:14} θ's .grad: {theta_grad_text(method)}")
 
 # %% [markdown]
-# - **two-pass** gives exactly 0: the two contributions cancel.
-# - **hook** and **reversal** give ∂f/∂θ, the gradient of `f` itself.
-# - **autograd.grad** + `autograd.backward` leaves θ alone: it only asks for gradients with respect to
-#   `x` and `y` and pushes those into `g`. That already matches the reference (no change to θ).
+# - **two-pass**: tensors of **zeros** — the two contributions are the same numbers, computed the
+#   same way, added with opposite signs, so they cancel exactly.
+# - **hook** and **reversal**: ∂f/∂θ, the gradient of `f` itself.
+# - **autograd.grad**: `None` — it asks only for the gradients with respect to `x` and `y`
+#   (lesson 04), so nothing is written into θ.
 #
-# Which one is right depends on what you want for θ. If θ should not move through these losses (as in
-# the two passes), use the `autograd.grad` method, or discard θ's gradients after the hook or
-# reversal method: `f.zero_grad(set_to_none=True)` before anything else writes to them. If `f` must learn
-# from its own objective, give it that objective separately. The fix, checked:
+# Zeros and `None` are not the same to an optimizer. PyTorch's optimizers skip a parameter whose
+# `.grad` is `None`, but step on a tensor of zeros: SGD with momentum keeps moving θ along its
+# momentum buffer, and AdamW decays θ (weight decay) and follows its running averages. One step of
+# each, after one earlier step of `f`'s own training so that the optimizers have state:
 
 # %%
-def hook_then_discard_f(x, y, f):
-    METHODS["hook"](x, y, f)
-    f.zero_grad(set_to_none=True)  # θ gets what the two passes give it: nothing
+def hook_then_discard(x, y, f):
+    hook_on_x(x, y, f)
+    f.zero_grad(set_to_none=True)  # drop θ's gradients: .grad back to None
 
 
-fixed, _ = f_param_grads(hook_then_discard_f)
-compare_gradients({"two-pass": f_grads["two-pass"], "hook + discard": fixed,
-                   "autograd.grad": f_grads["autograd.grad"], "hook": f_grads["hook"]}, decimals=4)
+def theta_change(method, make_optimizer):
+    """How far one optimizer step moves θ after `method` (largest |change| of any entry)."""
+    p = small_problem(trainable_f=True)
+    optimizer = make_optimizer(p.f.parameters())
+    x, y = p.features()
+    p.f(x.detach(), y.detach()).backward()  # an earlier step of f's own training
+    optimizer.step()
+    optimizer.zero_grad()  # sets θ's .grad to None
+    before = [t.detach().clone() for t in p.f.parameters()]
+    x, y = p.features()
+    method(x, y, p.f)
+    optimizer.step()
+    return max(float((t.detach() - b).abs().max()) for t, b in zip(p.f.parameters(), before))
+
+
+optimizers = {"SGD(momentum=0.9)": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+              "AdamW": lambda ps: torch.optim.AdamW(ps, lr=0.01)}
+print("largest |change| of θ in one step:")
+for name, method in {"two-pass": two_pass, "autograd.grad": grad_then_backward,
+                     "hook + discard": hook_then_discard}.items():
+    print(f"  {name:15}" + "".join(f"  {o}: {theta_change(method, make):.4f}"
+                                   for o, make in optimizers.items()))
 
 # %% [markdown]
+# After the two passes θ moves, on zero gradients; after the other two it does not. Which one you
+# want depends on θ: if θ should not learn from these losses at all, ask backward for `g`'s
+# parameters only — lesson 04's `inputs=`. θ's `.grad` stays `None`, and `g`'s gradients are the
+# two passes':
+
+# %%
+def hook_for_g_only(x, y, f, g):
+    handle = x.register_hook(lambda grad: -grad)
+    f(x, y).backward(inputs=list(g.parameters()))  # only g's parameters receive .grad
+    handle.remove()
+
+
+trainable.g.zero_grad(set_to_none=True)
+x, y = trainable.features()
+hook_for_g_only(x, y, trainable.f, trainable.g)
+print("θ's .grad all None:", all(p.grad is None for p in trainable.f.parameters()))
+g_only = collect_grads(trainable.g)
+record("f has parameters θ (g's gradients)", compare_gradients({
+    "two-pass": grads_of(two_pass, trainable), "hook": g_only,
+    "autograd.grad": grads_of(grad_then_backward, trainable),
+    "reversal": grads_of(reversal, trainable)}, decimals=4))
+
+# %% [markdown]
+# (The `hook` column is `hook_for_g_only`.) If instead you need the two passes' exact behaviour —
+# zeros that momentum and weight decay still act on — give θ zero gradients yourself. If `f` must
+# learn from its own objective, give it that objective separately.
+#
 # ### `x` feeds another loss term too
 #
-# Add a regulariser on the features, `r(x) = mean(x²)`, which should train `g` normally. A hook on `x`
-# flips **every** gradient through `x` (lesson 05), `r`'s included; the reversal function, applied
-# where `x` enters `f`, flips only `f`'s.
+# Add a regulariser on the features, `r(x) = mean(x²)`, which should train `g` normally. A hook on
+# `x` flips **every** gradient through `x` (lesson 05), `r`'s included; the reversal function,
+# applied where `x` enters `f`, flips only `f`'s. The `autograd.grad` method is exact when `r(x)` is
+# pushed along with `x` and `y`:
 
 # %%
 def r(x):
     return x.pow(2).mean()
 
 
-problem.g.zero_grad(set_to_none=True)
-x, y = problem.features()
-r(x).backward(retain_graph=True)  # reference: r normally, then the two passes
-two_pass(x, y, problem.f)
-reference = collect_grads(problem.g)
+def two_pass_plus_r(x, y, f):
+    r(x).backward(retain_graph=True)
+    two_pass(x, y, f)
 
-problem.g.zero_grad(set_to_none=True)
-x, y = problem.features()
-x.register_hook(lambda grad: -grad)
-(problem.f(x, y) + r(x)).backward()
-with_hook = collect_grads(problem.g)
 
-problem.g.zero_grad(set_to_none=True)
-x, y = problem.features()
-(problem.f(reverse_grad(x), y) + r(x)).backward()
-with_reversal = collect_grads(problem.g)
+def hook_plus_r(x, y, f):
+    handle = x.register_hook(lambda grad: -grad)
+    (f(x, y) + r(x)).backward()
+    handle.remove()
 
-problem.g.zero_grad(set_to_none=True)
-x, y = problem.features()
-gx, gy = torch.autograd.grad(problem.f(x, y), [x, y])
-torch.autograd.backward([x, y, r(x)], [-gx, gy, None])  # r's own gradient pushed with the rest
-with_autograd_grad = collect_grads(problem.g)
 
-compare_gradients({"two-pass + r": reference, "hook on x": with_hook, "reversal on f's input": with_reversal,
-                   "autograd.grad + r": with_autograd_grad}, decimals=4)
+def grad_then_backward_plus_r(x, y, f):
+    gx, gy = torch.autograd.grad(f(x, y), [x, y])
+    torch.autograd.backward([x, y, r(x)], [-gx, gy, None])  # r's own gradient pushed with the rest
+
+
+def reversal_plus_r(x, y, f):
+    (f(reverse_grad(x), y) + r(x)).backward()
+
+
+regularised = small_problem()
+with_r = {name: grads_of(method, regularised) for name, method in {
+    "two-pass": two_pass_plus_r, "hook": hook_plus_r, "autograd.grad": grad_then_backward_plus_r,
+    "reversal": reversal_plus_r}.items()}
+record("x feeds another loss r(x)", compare_gradients(with_r, reference="two-pass", decimals=4))
 
 # %% [markdown]
-# The reversal's gradients match, and so do those of the `autograd.grad` method when `r(x)` is pushed
-# along with `x` and `y`. The hook's are off by exactly twice `r`'s own contribution (it is subtracted
-# instead of added):
+# The hook's gradients are off by exactly twice `r`'s own contribution (it is subtracted instead of
+# added):
 
 # %%
-problem.g.zero_grad(set_to_none=True)
-x, _ = problem.features()
-r(x).backward()
-r_only = collect_grads(problem.g)
-compare_gradients({"hook − reference": {n: with_hook[n] - reference[n] for n in reference},
+r_only = grads_of(lambda x, y, f: r(x).backward(), regularised)
+hook_error = {n: with_r["hook"][n] - with_r["two-pass"][n] for n in r_only}
+compare_gradients({"hook − reference": hook_error,
                    "−2 × r's gradient": {n: -2 * r_only[n] for n in r_only}}, decimals=4)
+
+# %% [markdown]
+# ### `y` depends on `x`, or `y` is `x`
+#
+# Suppose `y = g(b) + 0.1·x`, or `y` is `x` itself (`f(x, x)`). The two passes'
+# `l1 = f(x.detach(), y)` still reaches `x` — *through `y`* — and `l2` only through `f`'s first
+# input. Only a flip placed exactly where `x` enters `f` reproduces that: the reversal. A hook on
+# `x` also flips what reaches `x` through `y`. And the `autograd.grad` method's second call has to
+# go back through the node that `0.1 * x` added, whose saved value the first call freed (lesson
+# 03's message). With `y = g(b) + x`, nothing between is saved, and it runs:
+
+# %%
+dependent = small_problem()
+
+
+def y_depends_on_x(p):
+    x = p.g(p.a)
+    return x, p.g(p.b) + 0.1 * x
+
+
+def y_is_x(p):
+    x = p.g(p.a)
+    return x, x
+
+
+def y_plus_x(p):
+    x = p.g(p.a)
+    return x, p.g(p.b) + x
+
+
+with expect_error(RuntimeError, contains="backward through the graph a second time"):
+    grads_of(grad_then_backward, dependent, y_depends_on_x)
+grads_of(grad_then_backward, dependent, y_plus_x)
+print("y = g(b) + x: autograd.grad + backward runs")
+
+# %% [markdown]
+# `retain_graph=True` in `autograd.grad` makes it run — and gives other gradients than the two
+# passes. `autograd.grad` returns the *total* gradient with respect to `x`, the path through `y`
+# included; the method negates it all, then pushes `gy` through `y`, which reaches `x` again. So
+# the path through `y` counts 0 times (the hook: −1 times) instead of once. The `autograd.grad`
+# column below is this retained version:
+
+# %%
+def grad_then_backward_retained(x, y, f):
+    gx, gy = torch.autograd.grad(f(x, y), [x, y], retain_graph=True)
+    torch.autograd.backward([x, y], [-gx, gy])
+
+
+for case, features in {"y = g(b) + 0.1·x": y_depends_on_x, "y is x": y_is_x}.items():
+    print(case)
+    print(record(case, compare_gradients({
+        name: grads_of(method, dependent, features) for name, method in {
+            "two-pass": two_pass, "hook": hook_on_x, "autograd.grad": grad_then_backward_retained,
+            "reversal": reversal}.items()}, decimals=4)))
+
+# %% [markdown]
+# ### A hook that stays registered
+#
+# A tensor hook lives as long as the tensor (lesson 05). The accepted answer's
+# `x.register_hook(lambda grad: -grad)` never removes its hook; `hook_on_x` removes it after the
+# backward. Where a hook left behind goes wrong: `x` a **leaf reused across steps** — say learned
+# embeddings, trained directly. Every step adds one more hook, so the sign alternates step after
+# step (here `f(x, y) = Σ x·y`, so the wanted gradient of `x` is `−y`):
+
+# %%
+def accepted_answer(x, y, f):  # as posted: the hook is never removed
+    x.register_hook(lambda grad: -grad)
+    f(x, y).backward()
+
+
+def f_dot(x, y):
+    return (x * y).sum()
+
+
+y_leaf = torch.tensor([[2.0, 1.0], [-1.0, 0.5]])
+
+
+def leaf_grads(method, steps=4):
+    """x.grad after each of `steps` steps, with the same leaf x every step."""
+    x_leaf = torch.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True)
+    grads = []
+    for _ in range(steps):
+        x_leaf.grad = None
+        method(x_leaf, y_leaf.clone().requires_grad_(), f_dot)
+        grads.append(x_leaf.grad)
+    return grads
+
+
+for method in (two_pass, accepted_answer, hook_on_x):
+    signs = ["−y" if torch.equal(g, -y_leaf) else "+y" for g in leaf_grads(method)]
+    print(f"{method.__name__:16} x.grad at steps 1–4: {', '.join(signs)}")
+print(record("x a leaf reused: step 2", compare_gradients({
+    name: {"x": leaf_grads(method, steps=2)[1]} for name, method in {
+        "two-pass": two_pass, "hook": accepted_answer, "autograd.grad": grad_then_backward,
+        "reversal": reversal}.items()}, decimals=4)))
+
+# %% [markdown]
+# (The `hook` column is the accepted answer as posted; `hook_on_x` gives 0.) A hook left on a
+# non-leaf `x` also flips any **later** gradient through `x` — here a diagnostic ∂r/∂x after the
+# step, which should be `2x / numel`:
+
+# %%
+for method in (accepted_answer, hook_on_x):
+    x, y = dependent.features()
+    method(x, y, dependent.f)
+    (later,) = torch.autograd.grad(r(x), x)
+    wanted = 2 * x.detach() / x.numel()
+    print(f"{method.__name__:16} later ∂r/∂x: max |Δ| = {fmt((later - wanted).abs().max())}"
+          f"   (max |∂r/∂x| = {fmt(wanted.abs().max())})")
+
+# %% [markdown]
+# ### `f` with dropout
+#
+# Every evaluation of `f` draws new dropout masks. The two passes evaluate `f` twice, so `l1` and
+# `l2` see different masks; one pass uses one mask for both. Restoring the random state between
+# the passes (`torch.random.fork_rng`) gives the second pass the first one's masks — and then the
+# two passes agree with one pass:
+
+# %%
+noisy = small_problem(dropout=0.5)
+
+
+def two_pass_same_masks(x, y, f):
+    with torch.random.fork_rng(devices=[]):  # the CPU's random state is restored on exit...
+        f(x.detach(), y).backward(retain_graph=True)
+    (-f(x, y.detach())).backward()  # ...so this pass draws the same masks
+
+
+def seeded(method, seed=0):
+    torch.manual_seed(seed)
+    return run_method(method, noisy)
+
+
+print(record("f with dropout", compare_gradients(
+    {name: seeded(method) for name, method in METHODS.items()}, decimals=4)))
+compare_gradients({"two-pass, same masks": seeded(two_pass_same_masks), "hook": seeded(hook_on_x),
+                   "reversal": seeded(reversal)}, decimals=4)
+
+# %% [markdown]
+# Averaged over the masks, the two passes and one pass estimate the same gradient; each draw
+# differs. Which estimator is noisier depends on `f` (on how its `x` and `y` terms vary together).
+# Here, the spread (standard deviation over 50 seeds, averaged over the entries of `g`'s gradients):
+
+# %%
+def spread(method, seeds=range(50)):
+    draws = torch.stack([torch.cat([v.flatten() for v in seeded(method, s).values()])
+                         for s in seeds])
+    return float(draws.std(dim=0).mean())
+
+
+print(f"spread: two-pass {spread(two_pass):.4f}, hook {spread(hook_on_x):.4f}")
+
+# %% [markdown]
+# ### `f` with BatchNorm in training mode
+#
+# BatchNorm in training mode normalises with the batch's statistics and updates its running
+# statistics at every evaluation. Both evaluations of the two passes see the same batch, so `g`'s
+# gradients agree — but the running statistics are updated **twice**, and the affine parameters
+# (γ, β) get exactly 0, like any θ above:
+
+# %%
+def with_batchnorm(method):
+    p = small_problem(trainable_f=True, batchnorm=True)
+    grads = run_method(method, p)
+    return p.f.net[1], grads  # net[1] is the BatchNorm1d
+
+
+batchnorm_runs = {name: with_batchnorm(method) for name, method in METHODS.items()}
+one_pass_mean = batchnorm_runs["hook"][0].running_mean
+for name, (bn, _) in batchnorm_runs.items():
+    ratio = float((bn.running_mean / one_pass_mean).mean())
+    gamma = bn.weight.grad
+    gamma = "None" if gamma is None else f"Σ|grad| = {float(gamma.abs().sum()):.4f}"
+    print(f"{name:14} num_batches_tracked = {int(bn.num_batches_tracked)}, "
+          f"running_mean = {ratio:.2f} × one pass's, γ's .grad: {gamma}")
+record("f with BatchNorm (training)", compare_gradients(
+    {name: grads for name, (_, grads) in batchnorm_runs.items()}, decimals=4))
+
+# %% [markdown]
+# With momentum 0.1 from zeros, one update puts the running mean at 0.1 × the batch mean, two at
+# 0.19 ×: 1.9 times one pass's. The evaluation-mode model then normalises with other statistics.
+#
+# ### An in-place operation on `f`'s input
+#
+# Suppose `f` begins by changing its input in place, as `nn.ReLU(inplace=True)` does.
+# `reverse_grad` returns a *view* of `x` (no copy), and autograd refuses an in-place change of a
+# view made by a custom `Function`: its view-and-in-place handling would replace the Function's
+# backward, and the flip with it. The end of PyTorch's message names the fix, cloning:
+
+# %%
+inplace = small_problem()
+
+
+def f_inplace(x, y):
+    return inplace.f(x.relu_(), y)  # f changes its input x in place
+
+
+with expect_error(RuntimeError, contains="is a view and is being modified inplace"):
+    grads_of(reversal, inplace, f=f_inplace)
+
+
+def reversal_then_clone(x, y, f):
+    f(reverse_grad(x).clone(), y).backward()  # f may change the clone in place
+
+
+record("in-place op on f's input", compare_gradients({
+    name: grads_of(method, inplace, f=f_inplace) for name, method in {
+        "two-pass": two_pass, "hook": hook_on_x, "autograd.grad": grad_then_backward,
+        "reversal": reversal_then_clone}.items()}, decimals=4))
+
+# %% [markdown]
+# With the clone (the `reversal` column) the reversal matches, and so do the hook and the
+# `autograd.grad` method. (In the two passes, `x.detach().relu_()` changes `x` itself too —
+# lesson 02 — which is harmless only because applying ReLU twice changes nothing.)
+#
+# ### Which method is exact when…
+#
+# Every case of this section, measured: the largest max |Δ| of `g`'s gradients against the two
+# passes (0.0000: exact to 4 decimals):
+
+# %%
+print(f"{'case':36}{'hook':>10}{'autograd.grad':>15}{'reversal':>10}")
+for case, row in exact.items():
+    print(f"{case:36}{row['hook']:>10.4f}{row['autograd.grad']:>15.4f}{row['reversal']:>10.4f}")
+
+# %% [markdown]
+# Notes to the table: for θ, `hook` is `hook_for_g_only`; for `y = g(b) + 0.1·x` and `y is x`,
+# `autograd.grad` is the retained version (without `retain_graph` the first one fails); for the
+# reused leaf, `hook` is the accepted answer as posted (`hook_on_x` gives 0); for the in-place
+# case, `reversal` clones first (without the clone it fails). With dropout every one-pass method
+# differs from the two passes as an estimator, not as a computation: restoring the random state
+# makes them agree.
 
 # %% [markdown]
 # ## 4. What it costs
 #
 # **Memory**: the bytes autograd saves for backward (activations; the parameters of `g` and `f`
-# excluded, since they are in memory anyway). These depend only on shapes, so they are the same on every
-# machine:
+# excluded, since they are in memory anyway). They depend on the shapes **and on which tensors
+# require grad** — not on the machine:
 
 # %%
 params = list(problem.g.parameters()) + list(problem.f.parameters())
@@ -307,15 +650,15 @@ for name, n_bytes in saved.items():
     print(f"{name:14} {format_bytes(n_bytes):>9}   {n_bytes / saved['two-pass']:.3f} × two-pass")
 
 # %% [markdown]
-# The two passes save `f`'s activations twice (one graph per evaluation) and `g`'s once; every one-pass
-# method saves each once. Measured separately:
+# The two passes save `f`'s activations twice (one graph per evaluation) and `g`'s once; every
+# one-pass method saves each once. Measured separately:
 
 # %%
 def g_forward():
     problem.features()
 
 
-x_in, y_in = (t.detach().requires_grad_(True) for t in problem.features())  # g's outputs, made outside
+x_in, y_in = (t.detach().requires_grad_(True) for t in problem.features())  # made outside f
 
 
 def f_forward():
@@ -325,16 +668,33 @@ def f_forward():
 g_bytes = saved_tensor_bytes(g_forward, exclude=params)
 f_bytes = saved_tensor_bytes(f_forward, exclude=params)
 print(f"g: {format_bytes(g_bytes)}, f: {format_bytes(f_bytes)}")
-print("two-pass = g + 2 f:", saved["two-pass"] == g_bytes + 2 * f_bytes,
-      "| one pass = g + f:", all(saved[m] == g_bytes + f_bytes for m in ("hook", "autograd.grad", "reversal")))
-#
+print("two-pass = g + 2 f:", saved["two-pass"] == g_bytes + 2 * f_bytes, "| one pass = g + f:",
+      all(saved[m] == g_bytes + f_bytes for m in ("hook", "autograd.grad", "reversal")))
+
+# %% [markdown]
+# Which tensors require grad changes what `f` saves: a linear layer keeps its input only if its
+# weight needs a gradient, and its weight only if its input does. The same `f`, with its inputs
+# or its parameters requiring grad or not:
+
+# %%
+learning = make_problem(n=512, device=device, trainable_f=True)  # same numbers; θ requires grad
+for label, p in (("θ frozen", problem), ("θ requires grad", learning)):
+    exclude = list(p.g.parameters()) + list(p.f.parameters())
+    with_inputs = saved_tensor_bytes(lambda p=p: p.f(x_in, y_in), exclude=exclude)
+    without = saved_tensor_bytes(lambda p=p: p.f(x_in.detach(), y_in.detach()), exclude=exclude)
+    print(f"{label:16} f saves {format_bytes(with_inputs):>9} (x, y require grad), "
+          f"{format_bytes(without):>9} (they don't)")
+
+# %% [markdown]
 # **Time**: each method, interleaved with the others so that drift of the machine affects all alike;
-# the median of 20 runs. Timings depend on the machine, so this cell's output is not compared:
+# the median of 20 runs. The ratios depend on the machine, on what else runs on it, on the device,
+# the number of threads and the sizes — how much of the step `f` is — so a learner sees other
+# numbers, and this cell's output is not compared:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-timings = time_methods({name: (lambda m=method: run_method(m, problem)) for name, method in METHODS.items()},
-                       repeat=20, warmup=3, device=device)
+timings = time_methods({name: (lambda m=method: run_method(m, problem))
+                        for name, method in METHODS.items()}, repeat=20, warmup=3, device=device)
 time_ratio = {name: t.median / timings["two-pass"].median for name, t in timings.items()}
 for name, t in timings.items():
     print(f"{name:14} {t!r:>28}   {time_ratio[name]:.2f} × two-pass")
@@ -350,34 +710,48 @@ ax_time.bar(names, [time_ratio[n] for n in names], color="tab:orange")
 ax_time.set_title("time (× two-pass, this machine)", fontsize=10)
 for ax in (ax_mem, ax_time):
     ax.axhline(0.5, color="gray", lw=0.8, ls="--")
-    ax.set_ylim(0, 1.1)
+    ax.set_ylim(0, max(1.1, 1.1 * max(time_ratio.values())))
     ax.tick_params(axis="x", labelsize=8)
-FigurePicture(fig, "bar charts: saved activations and time of each method, as a fraction of two-pass")
+FigurePicture(fig, "bar charts: saved activations and time of each method, "
+                   "as a fraction of two-pass")
 
 # %% [markdown]
-# One evaluation and one backward of `f` instead of two: about half the memory and about half the time
-# when `f` dominates the cost. `benchmarks/compute_once.py` measures the same methods at two sizes
+# The memory ratio is exact: (g + f) / (g + 2 f) of the saved bytes. The time ratio approaches
+# one half only when `f`'s forward and backward dominate the step and nothing else competes for the
+# machine; with a cheap `f`, or on a busy machine, it can be anywhere up to about 1.
+# `benchmarks/compute_once.py` measures the same methods at two sizes
 # (`.venv/bin/python benchmarks/compute_once.py`); the README quotes its results.
 
 # %% [markdown]
 # ## Summary
 #
-# | method | exact for `g`'s parameters | when `f` has parameters | when `x` has other uses | cost |
-# |---|---|---|---|---|
-# | two passes (`detach` + `retain_graph`) | the reference | θ gets 0 | fine | `f` twice: ~2× memory and time |
-# | hook on `x` (the accepted answer) | yes | θ gets ∂f/∂θ: discard it if unwanted | **flips them too** | one pass |
-# | `autograd.grad` + `autograd.backward` | yes | θ untouched (matches) | fine, if you push their gradients too | one pass |
-# | gradient reversal on `f`'s input | yes | θ gets ∂f/∂θ: discard it if unwanted | fine: branch-local | one pass |
+# | when… (exact = `g` gets the two passes' gradients) | hook on `x` | `autograd.grad` | reversal |
+# |---|---|---|---|
+# | `x`, `y` separate, `f` plain | exact | exact | exact |
+# | `f` has parameters θ | exact; θ: ∂f/∂θ † | exact; θ: `None` | exact; θ: ∂f/∂θ † |
+# | `x` feeds another loss | **flips it too** | exact, if pushed too | exact |
+# | `y` depends on `x`, or `y` is `x` | **wrong** | **fails** / **wrong** | exact |
+# | `x` a leaf reused across steps | remove the handle | exact | exact |
+# | `f` with dropout | one mask, not two | one mask, not two | one mask, not two |
+# | `f` with BatchNorm (training) | exact; stats once | exact; stats once | exact; stats once |
+# | `f` changes its input in place | exact | exact | **refuses**: clone |
+# | cost | one pass | one pass | one pass |
 #
-# Use the reversal function when `x` has other uses or when you want the code to say where the flip
-# happens; the hook when `x` feeds only `f` and one line matters; `autograd.grad` when `f`'s own
-# parameters must stay untouched or you want to inspect the gradients on the way.
+# † With the hook or the reversal, `backward(inputs=list(g.parameters()))` leaves θ's `.grad`
+# `None`; the two passes leave zeros in it.
+#
+# The two passes cost `f` twice (about 2× its memory and time), update BatchNorm statistics twice,
+# and leave zeros — not `None` — in θ's `.grad`, which optimizers with momentum or weight decay act
+# on. Use the reversal function when `x` has other uses, when `y` depends on `x`, or when you want
+# the code to say where the flip happens; the hook (with its handle removed) when `x` feeds only
+# `f` and one line matters; `autograd.grad` when you want to inspect the gradients on the way.
 
 # %% [markdown]
 # ## Exercises
 #
-# **06.1** In the seed example, change `b` to `3.0` (keep `w = 1`, `a = 1`, `f = |x − y|`). What weight
-# gradient do the two passes give? Work it out with the table of section 1, then give the number.
+# **06.1** In the seed example, change `b` to `3.0` (keep `w = 1`, `a = 1`, `f = |x − y|`). What
+# weight gradient do the two passes give? Work it out with the table of section 1, then give the
+# number.
 
 # %%
 answer = None
@@ -385,8 +759,8 @@ check("06.1", answer)
 
 # %% [markdown]
 # **06.2** Write `one_pass(x, y, f, extra)` that accumulates into `g`'s parameters the gradients of
-# `f(x.detach(), y) − f(x, y.detach()) + extra(x)` with **one** evaluation of `f` and one `backward()` —
-# where `extra(x)` must be trained normally.
+# `f(x.detach(), y) − f(x, y.detach()) + extra(x)`, evaluating `f` once and backpropagating
+# through it once — where `extra(x)` must be trained normally.
 
 # %%
 def one_pass(x, y, f, extra):
@@ -396,9 +770,13 @@ def one_pass(x, y, f, extra):
 check("06.2", one_pass)
 
 # %% [markdown]
-# **06.3** `f` has parameters θ, and θ must receive exactly what the two passes give it. Which of the
-# methods `"hook"`, `"autograd.grad"`, `"reversal"` gets that without any extra line? Answer with the name.
+# **06.3** `f` is an `nn.Module` with parameters θ. Write `one_pass(x, y, f, g)` — `x` and `y` come
+# from `g` — that evaluates `f` once, accumulates into `g`'s parameters the two-pass gradients, and
+# leaves every θ's `.grad` untouched (`None`), and no hook behind on `x`.
 
 # %%
-answer = None
-check("06.3", answer)
+def one_pass(x, y, f, g):
+    return None  # your code
+
+
+check("06.3", one_pass)
