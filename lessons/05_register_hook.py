@@ -94,9 +94,10 @@ print("replace by ones       :", fmt(run(lambda g: torch.ones_like(g))))
 #
 # Hooks on one tensor run in the order they were registered, each receiving what the previous one
 # returned. On a **non-leaf** with `retain_grad()`, `.grad` stores the gradient *after* all hooks,
-# whenever `retain_grad()` was called — since PyTorch 2.0 (pytorch/pytorch#85849, described in the
-# autograd notes, "Backward Hooks execution"); before 2.0, `.grad` could miss what hooks registered
-# after `retain_grad()` returned. On a **leaf**, hooks run before the gradient is added into `.grad`.
+# whenever `retain_grad()` was called — since PyTorch 2.0
+# ([pytorch/pytorch#85849](https://github.com/pytorch/pytorch/pull/85849); the autograd notes,
+# ["Backward Hooks execution"](https://pytorch.org/docs/stable/notes/autograd.html#backward-hooks-execution),
+# give the order); before 2.0, `.grad` could miss what hooks registered after `retain_grad()` returned. On a **leaf**, hooks run before the gradient is added into `.grad`.
 
 # %%
 a = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
@@ -360,7 +361,7 @@ print("warning:", str(caught[0].message).split(" since")[0])
 # ## Exercises
 #
 # **05.1** Write `clip_hook(limit)` that returns a hook function which clamps every entry of the gradient
-# to `[-limit, limit]`.
+# to `[-limit, limit]`, returning a new tensor (a hook must not change the gradient it receives).
 
 # %%
 def clip_hook(limit):
