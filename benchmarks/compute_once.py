@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Time the four "compute f(x, y) once, backpropagate twice" methods of lesson 06, against two baselines.
 
-    .venv/bin/python benchmarks/compute_once.py            # two sizes, ~20 s on two CPU cores
-    .venv/bin/python benchmarks/compute_once.py --quick    # small sizes, a few seconds (CI)
+    .venv/bin/python benchmarks/compute_once.py              # two sizes, ~20 s on one CPU thread
+    .venv/bin/python benchmarks/compute_once.py --quick      # small sizes, a few seconds (CI)
+    .venv/bin/python benchmarks/compute_once.py --threads 2  # another pinned thread count
 
 It times exactly the functions the lesson teaches (``helpers.compute_once.METHODS``), on the problem
 the lesson uses (``make_problem``), at several sizes, plus one baseline of its own:
@@ -15,18 +16,19 @@ the lesson uses (``make_problem``), at several sizes, plus one baseline of its o
 * the three one-pass methods ``hook``, ``autograd.grad`` and ``reversal``.
 
 Within one size the methods run interleaved, round after round in a rotating order, after a warm-up,
-and each one's median is reported; on CUDA every call is synchronised. The thread count is pinned
-(``--threads``, default 2) and printed. It also counts the bytes each method saves for backward
-(parameters excluded). Columns: the median time; its ratio to the question's two-pass (``/question``)
-and to the fair baseline (``/fair``); the saved bytes and their ratio to the two-pass method's. The
-last line is ``worst one-pass time ratio: R``: the largest time ratio of the three one-pass methods to
-the fair baseline at the largest size (one evaluation of f instead of two: about 0.5).
+and each one's median is reported; on CUDA every call is synchronised. The CPU thread count is pinned
+(``--threads``, default 1: the ratio then measures the work each method does, not how well small
+kernels use several cores, and other programs on the machine disturb it least) and printed. It also
+counts the bytes each method saves for backward (parameters excluded). Columns: the median time; its
+ratio to the question's two-pass (``/question``) and to the fair baseline (``/fair``); the saved bytes
+and their ratio to the two-pass method's. The last line is ``worst one-pass time ratio: R``: the
+largest time ratio of the three one-pass methods to the fair baseline at the largest size (one
+evaluation of f instead of two: about 0.5).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 from pathlib import Path
@@ -75,16 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (a few seconds)")
     parser.add_argument("--sizes", type=int, nargs="+", help="rows in each of a and b (default 256 2048)")
-    parser.add_argument("--repeat", type=int, help="timed rounds per size (default 21; --quick: 7)")
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
-                        help="torch.set_num_threads (default 2, or 1 on a one-core machine)")
+    parser.add_argument("--repeat", type=int, help="timed rounds per size (default 31; --quick: 7)")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     parser.add_argument("--device", help="cpu or cuda (default: CUDA when available)")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     sizes = args.sizes or ([128, 512] if args.quick else [256, 2048])
-    repeat = args.repeat or (7 if args.quick else 21)
+    repeat = args.repeat or (7 if args.quick else 31)
     device = pick_device(args.device)
     print(f"{describe(device)} ({platform.machine()}); threads pinned to {torch.get_num_threads()}; "
           f"{repeat} timed rounds per size")

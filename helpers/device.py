@@ -85,4 +85,5 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"{device} ({torch.cuda.get_device_name(index)}), torch {torch.__version__}"
-    return f"cpu ({torch.get_num_threads()} threads), torch {torch.__version__}"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'s' if threads != 1 else ''}), torch {torch.__version__}"

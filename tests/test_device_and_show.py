@@ -227,3 +227,14 @@ def test_show_source_error_message_and_figure_picture_refuse_bad_input():
     from matplotlib.figure import Figure
     with pytest.raises(ValueError, match="says what the figure shows"):
         FigurePicture(Figure(), " ")
+
+
+def test_describe_says_thread_or_threads():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert describe(torch.device("cpu")).startswith("cpu (1 thread), torch ")
+        torch.set_num_threads(2)
+        assert describe(torch.device("cpu")).startswith("cpu (2 threads), torch ")
+    finally:
+        torch.set_num_threads(before)
