@@ -82,6 +82,8 @@ def _fmt(value: Any, decimals: int) -> str:
     if isinstance(value, (torch.Tensor, np.ndarray)):
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu()
+            if value.layout != torch.strided:  # sparse: printed as the dense tensor it stands for
+                value = value.to_dense()
             if value.is_floating_point():
                 value = value.double()
             elif value.is_complex():

@@ -206,6 +206,11 @@ def test_fmt_summarises_huge_tensors_like_print():
     assert "..." not in fmt(torch.zeros(1000))  # at the threshold: every entry, as print does
 
 
+def test_fmt_low_precision_and_sparse_tensors():
+    assert fmt(torch.tensor([0.1, 2.5], dtype=torch.bfloat16), 2) == "[0.1, 2.5]"
+    assert fmt(torch.tensor([1.0, 0.0, -2.0]).to_sparse()) == "[1.0, 0.0, -2.0]"
+
+
 @pytest.mark.parametrize("bad, decimals, error", [
     ("text", 4, TypeError), ({"a": 1}, 4, TypeError), (object(), 4, TypeError), (np.array(["a"]), 4, TypeError),
     (1.0, -1, ValueError), (1.0, 2.5, TypeError), (1.0, None, TypeError),
