@@ -164,6 +164,12 @@ class Timing:
 
     times: tuple[float, ...]
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.times, tuple) or not self.times:
+            raise ValueError(f"times must be a non-empty tuple of seconds, got {self.times!r}")
+        if not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t >= 0 for t in self.times):
+            raise ValueError(f"times must be non-negative numbers of seconds, got {self.times!r}")
+
     @property
     def median(self) -> float:
         return statistics.median(self.times)

@@ -178,3 +178,9 @@ def test_time_methods_checks_every_method_before_running_any():
 def test_format_bytes_bad_input(bad, error):
     with pytest.raises(error, match="bytes"):
         format_bytes(bad)
+
+
+@pytest.mark.parametrize("bad", [(), [0.1, 0.2], (0.1, -1.0), ("1",), (True,)])
+def test_timing_refuses_what_are_not_times(bad):
+    with pytest.raises(ValueError, match="times must be"):
+        Timing(bad)
