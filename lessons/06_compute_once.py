@@ -202,8 +202,8 @@ for name in ("hook", "autograd.grad", "reversal"):
 # Here `x = g(a)` and `y = g(b)` are two separate calls of `g`, so `l1`'s backward (through `y`) and
 # `l2`'s backward (through `x`) use disjoint parts of the graph: without `retain_graph`, it works.
 # If `g` is run once on the batch and split — which is how one usually batches — both passes go
-# through the same nodes, and the second needs what the first freed (lesson 03). The one-pass
-# methods work either way:
+# through the same nodes, and the second needs what the first freed (lesson 03; its message is
+# printed in full, as you should recognise it). The one-pass methods work either way:
 
 # %%
 def two_pass_without_retain(x, y, f):
@@ -589,7 +589,8 @@ record("f with BatchNorm (training)", compare_gradients(
 # Suppose `f` begins by changing its input in place, as `nn.ReLU(inplace=True)` does.
 # `reverse_grad` returns a *view* of `x` (no copy), and autograd refuses an in-place change of a
 # view made by a custom `Function`: its view-and-in-place handling would replace the Function's
-# backward, and the flip with it. The end of PyTorch's message names the fix, cloning:
+# backward, and the flip with it. PyTorch's message (shortened here to its stable phrase) ends by
+# suggesting the fix: clone the Function's output.
 
 # %%
 inplace = small_problem()
@@ -615,7 +616,8 @@ record("in-place op on f's input", compare_gradients({
 # %% [markdown]
 # With the clone (the `reversal` column) the reversal matches, and so do the hook and the
 # `autograd.grad` method. (In the two passes, `x.detach().relu_()` changes `x` itself too —
-# lesson 02 — which is harmless only because applying ReLU twice changes nothing.)
+# lesson 02 — which is harmless here: ReLU applied twice is ReLU, and nothing saved `x` for
+# backward.)
 #
 # ### Which method is exact when…
 #
@@ -732,13 +734,14 @@ FigurePicture(fig, "bar charts: saved activations and time of each method, "
 # | `x` feeds another loss | **flips it too** | exact, if pushed too | exact |
 # | `y` depends on `x`, or `y` is `x` | **wrong** | **fails** / **wrong** | exact |
 # | `x` a leaf reused across steps | remove the handle | exact | exact |
-# | `f` with dropout | one mask, not two | one mask, not two | one mask, not two |
+# | `f` with dropout ‡ | one mask, not two | one mask, not two | one mask, not two |
 # | `f` with BatchNorm (training) | exact; stats once | exact; stats once | exact; stats once |
 # | `f` changes its input in place | exact | exact | **refuses**: clone |
 # | cost | one pass | one pass | one pass |
 #
 # † With the hook or the reversal, `backward(inputs=list(g.parameters()))` leaves θ's `.grad`
-# `None`; the two passes leave zeros in it.
+# `None`; the two passes leave zeros in it. ‡ A different estimator of the same expected gradient;
+# restoring the random state between the two passes makes them agree with one pass.
 #
 # The two passes cost `f` twice (about 2× its memory and time), update BatchNorm statistics twice,
 # and leave zeros — not `None` — in θ's `.grad`, which optimizers with momentum or weight decay act
