@@ -54,6 +54,13 @@ def _train_grads_autograd_grad(w, batches):
     return [torch.autograd.grad((w * xb).sum() ** 2, w)[0].tolist() for xb in batches]
 
 
+def _train_grads_generator(w, batches):
+    for xb in batches:
+        w.grad = None
+        ((w * xb).sum() ** 2).backward()
+        yield w.grad.clone()
+
+
 def _accumulating(w, batches):
     out = []
     for xb in batches:
@@ -108,7 +115,7 @@ RIGHT = {
              np.float32(29.0), np.array([29]), Fraction(29), torch.tensor(29.0, requires_grad=True),
              torch.tensor(29.0, dtype=torch.bfloat16), 29.000001],
     "01.2": [{"w"}, ["w"], ("W",), "w", {" 'w' "}, frozenset({"w"})],
-    "01.3": [_train_grads_tuple, _train_grads_stacked_f64, _train_grads_autograd_grad],
+    "01.3": [_train_grads_tuple, _train_grads_stacked_f64, _train_grads_autograd_grad, _train_grads_generator],
 }
 
 WRONG = [
@@ -200,7 +207,7 @@ RIGHT |= {
              [np.float64(1.0), torch.tensor(2.0), 3], torch.tensor([1.0, 2.0, 3.0], dtype=torch.bfloat16)],
     "02.2": [solution_function("02.2")(), _ste_alt, _ste_function, _ste_float64],
     "02.3": ["requires_grad_(False)", "  'Requires_Grad_(false)' ", nn.Module.requires_grad_,
-             "requires_grad=False", "embedding.requires_grad_(False)"],
+             "requires_grad=False", "embedding.requires_grad_(False)", "requires_grad"],
 }
 
 WRONG += [
@@ -432,6 +439,12 @@ def _flipped_nothing(model, loss):
     torch.autograd.grad(loss, list(model.parameters()))
 
 
+def _flipped_backward_then_negate_all(model, loss):
+    loss.backward()
+    for p in model.parameters():
+        p.grad = -p.grad
+
+
 RIGHT |= {
     "04.1": [True, np.True_, torch.tensor(True), "True", " true "],
     "04.2": [solution_function("04.2")(), _vjp_f64, _vjp_dot, _vjp_tuple],
@@ -463,6 +476,7 @@ WRONG += [
     ("04.3", _flipped_no_none_case, "flipped_step raised TypeError"),
     ("04.3", _flipped_weights_only, "0.bias still has no .grad"),
     ("04.3", _flipped_nothing, "still have no .grad"),
+    ("04.3", _flipped_backward_then_negate_all, "existing gradients were negated too"),
     ("04.3", _raises, "raised RuntimeError: boom"),
 ]
 
@@ -544,6 +558,10 @@ def _two_backward_calls(x, y):
     (x**2).sum().backward()
 
 
+def _grads_by_hand(x, y):
+    x.grad, y.grad = -y.detach() + 2 * x.detach(), x.detach().clone()
+
+
 RIGHT |= {
     "05.1": [solution_function("05.1")(), _clip_torch, _clip_where, _clip_clone_inplace],
     "05.2": [27, 27.0, torch.tensor(27.0), np.int64(27), [27]],
@@ -576,6 +594,7 @@ WRONG += [
     ("05.3", _nothing_flipped, "nothing is flipped"),
     ("05.3", _both_flipped, "y's gradient is flipped too"),
     ("05.3", _two_backward_calls, "engine ran 2 times"),
+    ("05.3", _grads_by_hand, "not gradients written by hand"),
     ("05.3", lambda x, y: None if (x * y).sum() is None else None, "x.grad is None"),
     ("05.3", _raises, "raised RuntimeError"),
 ]
@@ -687,11 +706,23 @@ def _grads_assigned(x, y, f, g):
         p.grad = gp
 
 
+def _theta_frozen(x, y, f, g):
+    f.requires_grad_(False)
+    f(reverse_grad(x), y).backward()
+
+
+def _theta_frozen_and_restored(x, y, f, g):
+    f.requires_grad_(False)
+    f(reverse_grad(x), y).backward()
+    f.requires_grad_(True)
+
+
 RIGHT |= {
     "06.1": [4, 4.0, torch.tensor(4.0), np.float64(4.0), [4.0]],
     "06.2": [solution_function("06.2")(), _one_pass_view_hook, _one_pass_grad_then_backward,
              _one_pass_grad_three_roots, _one_pass_detach_trick],
-    "06.3": [solution_function("06.3")(), _one_pass_reversal_inputs, _one_pass_grad_method, _one_pass_grad_inputs],
+    "06.3": [solution_function("06.3")(), _one_pass_reversal_inputs, _one_pass_grad_method, _one_pass_grad_inputs,
+             _theta_frozen_and_restored],
 }
 
 WRONG += [
@@ -723,6 +754,7 @@ WRONG += [
     ("06.3", _hook_then_zero_grad, "existing gradients were cleared"),
     ("06.3", _nothing_flipped_inputs, "nothing is flipped"),
     ("06.3", _grads_assigned, "existing gradients were overwritten"),
+    ("06.3", _theta_frozen, "θ no longer requires grad"),
     ("06.3", _raises, "one_pass raised RuntimeError"),
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -57,6 +58,8 @@ def _grads(answer: Any, n: int, shape: tuple[int, ...]) -> list[torch.Tensor]:
         raise Hint("train_grads returned None: return a list with one gradient tensor per batch.")
     if isinstance(answer, torch.Tensor) and answer.dim() >= 1:
         answer = list(answer.unbind(0))
+    elif isinstance(answer, Iterator):  # a generator of gradients
+        answer = list(answer)
     if not isinstance(answer, (list, tuple)):
         raise Hint(f"train_grads should return a list of gradients, one per batch; it returned a "
                    f"{type(answer).__name__}.")

@@ -64,7 +64,7 @@ def _check_02_2(answer: Any) -> str:
 
 
 FREEZE_CHOICES = {
-    "requires_grad_(False)": ("requires_grad_", "requires_grad=False", "requires_grad_(false)",
+    "requires_grad_(False)": ("requires_grad_", "requires_grad", "requires_grad=False", "requires_grad_(false)",
                               "param.requires_grad_(False)", "embedding.requires_grad_(False)"),
     "detach": (),
     "no_grad": (),

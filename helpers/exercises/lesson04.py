@@ -97,6 +97,9 @@ def _check_04_3(answer: Any) -> str:
                    "don't assign.")
     if all(close(got[n], -fresh[n] + (0 if before[n] is None else before[n])) for n in names):
         raise Hint("the sign is wrong: accumulate the *negated* gradients.")
+    if all(close(got[n], fresh[n] - (0 if before[n] is None else before[n])) for n in names):
+        raise Hint("the existing gradients were negated too: negate only the new gradients g, "
+                   "p.grad = p.grad - g.")
     if all(close(got[n], -fresh[n]) for n in names):
         raise Hint("the sign is wrong, and the existing gradients were overwritten: accumulate the "
                    "*negated* gradients, p.grad = p.grad - g where a gradient exists.")

@@ -109,6 +109,9 @@ def _check_05_3(answer: Any) -> str:
         raise Hint(f"{'x.grad' if x.grad is None else 'y.grad'} is None: call backward() on "
                    "f(·, y) + r(x), so that it fills both.")
     want_x, want_y = -y0 + 2 * x0, x0
+    if engine.total == 0:
+        raise Hint("nothing ran backward: the exercise asks for one backward() call on f(·, y) + r(x), "
+                   "not gradients written by hand.")
     if engine.total > 1:
         raise Hint(f"the autograd engine ran {engine.total} times: use one backward() call on "
                    "f(·, y) + r(x).")

@@ -209,6 +209,9 @@ def _check_06_3(answer: Any) -> str:
             if not _all_close(got_theta, theta_before):
                 raise Hint("θ's existing gradients changed: pass inputs=list(g.parameters()) so that "
                            "backward never touches θ.")
+        if not all(p.requires_grad for p in theta):
+            raise Hint("θ no longer requires grad after one_pass: f's own training would stop. Leave θ "
+                       "as it is and pass inputs=list(g.parameters()) to backward() instead.")
         if _hook_left_on(x):
             raise Hint("a hook is still on x after one_pass: keep its handle and call handle.remove(), "
                        "or every later backward through x is flipped too.")
