@@ -94,10 +94,10 @@ for name, t in [("w", w), ("x", x), ("y", y), ("s", s)]:
     describe(name, t)
 
 # %% [markdown]
-# Two exceptions. Outputs that have no derivative at all — comparisons (`w > 0`), `argmax`, the
-# indices of `max` — never require grad, whatever their inputs. And inside `with torch.no_grad():`
-# nothing is recorded, so even `w * x` gives a tensor that does not require grad (lesson 02 is about
-# such blocks).
+# Two exceptions. Outputs that have no derivative at all, such as comparisons (`w > 0`) and
+# `argmax`, never require grad, whatever their inputs. And inside `with torch.no_grad():` nothing is
+# recorded, so even `w * x` gives a tensor that does not require grad
+# ([lesson 02](02_detach.ipynb) is about such blocks).
 
 # %%
 describe("w > 0", w > 0)
@@ -114,8 +114,7 @@ with torch.no_grad():
 #
 # Each `grad_fn` is a node of the **backward graph**: the function that, given the gradient of its
 # output, computes the gradients of its inputs. `next_functions` links it to the nodes of its
-# inputs.
-# Let's build a small loss and walk the links.
+# inputs. Let's build a small loss and walk the links.
 
 # %%
 target = torch.tensor(3.0, device=device)
@@ -136,9 +135,11 @@ walk(loss)
 
 # %% [markdown]
 # Read it bottom-up for the forward pass: multiply, sum, subtract, square. Each node's
-# `next_functions` has one `(node, input_nr)` pair per input of the forward operation, in order:
-# - `None` where that input needs no gradient: `SubBackward0`'s second input is `target`,
-#   `MulBackward0`'s is `x`; neither requires grad, so no gradient is sent there;
+# `next_functions` has one `(node, input_nr)` pair per tensor input of its forward operation, in
+# order (`** 2` has one: the 2 is a Python number):
+# - `node` is where the gradient for that input goes: the node that made the input, or
+#   `AccumulateGrad` for a leaf; it is `None` where the input does not require grad, and no gradient
+#   is sent there (`SubBackward0`'s second input is `target`, `MulBackward0`'s is `x`);
 # - `input_nr` says *which output* of that node the input was. It is 0 for every node here, because
 #   each made one output; an operation with several outputs, such as `unbind`, gives other numbers:
 
@@ -199,11 +200,12 @@ print("same:", torch.allclose(w.grad, by_hand))
 # %% [markdown]
 # What did `backward()` free? Not the graph: the nodes are still there, and the same walk as in
 # section 2 prints the same chain. It freed the tensors the nodes had **saved** for it
-# (`PowBackward0` kept its input, `MulBackward0` kept `x`); reading one now fails. That is why a second `backward()`
-# through this graph fails, the subject of [lesson 03](03_retain_graph.ipynb).
+# (`PowBackward0` kept its input, `MulBackward0` kept `x`); reading one now fails. That is why a
+# second `backward()` through this graph fails, the subject of [lesson 03](03_retain_graph.ipynb).
 
 # %%
 walk(loss)
+# expect_error (from helpers) prints the error instead of a traceback, and fails if none is raised
 with expect_error(RuntimeError, contains="saved tensors after they have already been freed"):
     loss.grad_fn._saved_self  # PowBackward0's saved input
 

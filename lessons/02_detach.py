@@ -126,7 +126,7 @@ with expect_error(RuntimeError, contains="modified by an inplace operation"):
 
 # %% [markdown]
 # The check guards only tensors that were **saved** for backward. When nothing saved the original
-# (`w + 1` saves nothing: its gradient is 1 whatever the values), the in-place change through the
+# (`w + 1` saves no tensor: its gradient is 1 whatever the values), the in-place change through the
 # detached tensor goes through without a word and changes the original, and everything computed from
 # it afterwards:
 
@@ -134,7 +134,7 @@ with expect_error(RuntimeError, contains="modified by an inplace operation"):
 y = w + 1
 d = y.detach()
 print("y before:", fmt(y.detach()))
-d.mul_(10)  # not caught: AddBackward0 saved nothing
+d.mul_(10)  # not caught: AddBackward0 saved no tensor
 print("y after :", fmt(y.detach()), "| version of y:", y._version)
 y.sum().backward()
 print("backward ran without error; w.grad =", fmt(w.grad))

@@ -77,8 +77,8 @@ seed_everything(0)
 
 # %% [markdown]
 # `draw_graph(..., show_saved=True)` shows the saved tensors (orange), each joined by a line to the
-# node that keeps it: `ExpBackward0` keeps its `result` (the derivative of eʷ is eʷ), `MulBackward0` the
-# factor 2 (`other`, a 0-dim tensor), `PowBackward0` its input (`self`).
+# node that keeps it: `ExpBackward0` keeps its `result` (the derivative of eʷ is eʷ), `MulBackward0`
+# the factor 2 (`other`, a 0-dim tensor), `PowBackward0` its input (`self`).
 
 # %%
 w = torch.tensor([0.0, 0.5, 1.0], device=device, requires_grad=True)
@@ -158,11 +158,11 @@ print("after `del loss`:", format_bytes(saved.held_bytes()))
 model.zero_grad()
 
 # %% [markdown]
-# 288.5 KiB here: the input (128 × 64 floats, 32 KiB), the two hidden activations (128 × 256
-# floats, 128 KiB each — each saved once, though both `Tanh` and the next `Linear` need it) and the
-# last layer's output that `pow` needs (0.5 KiB). In real networks saved activations are often the largest
-# memory cost of training. With `retain_graph=True` they stay until the last reference to the graph
-# (here `loss`) goes away.
+# 288.5 KiB here: the input (128 × 64 floats, 32 KiB), the two hidden activations (128 × 256 floats,
+# 128 KiB each — each saved once, though both `Tanh` and the next `Linear` need it) and the last
+# layer's output that `pow` needs (0.5 KiB). In real networks saved activations are often the
+# largest memory cost of training. With `retain_graph=True` they stay until the last reference to
+# the graph (here `loss`) goes away.
 
 # %% [markdown]
 # ## 3. Several losses: one backward on the sum, or one each?
@@ -237,12 +237,12 @@ for p in params.values():
 
 # %% [markdown]
 # (The sum's own `AddBackward0` is not counted: it is not in the graph of `l1` and `l2`.) Only the
-# trunk's nodes ran twice: 23 runs = 18 nodes + the trunk's 5 again. How much *time* that costs depends on how much of the backward work lies
-# in the shared part, and on the forward pass, which the timed code also runs: on a quiet machine
-# the ratio lies between 1 (the shared part costs nothing) and 2 (everything runs twice), nearer 1
-# the smaller the shared part's share of the work. It also depends on the machine, its number of
-# threads and what else runs on it: on a busy machine the ratio moves from run to run, so this
-# cell's output is not compared.
+# trunk's nodes ran twice: 23 runs = 18 nodes + the trunk's 5 again. How much *time* that costs
+# depends on how much of the backward work lies in the shared part, and on the forward pass, which
+# the timed code also runs: on a quiet machine the ratio lies between 1 (the shared part costs
+# nothing) and 2 (everything runs twice), nearer 1 the smaller the shared part's share of the work.
+# It also depends on the machine, its number of threads and what else runs on it: on a busy machine
+# the ratio moves from run to run, so this cell's output is not compared.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -313,10 +313,12 @@ with expect_error(RuntimeError, contains="modified by an inplace operation"):
 # back to `G`, a linear layer needs its weight. The tensor the error is about is the one D's last
 # layer saved (`out.grad_fn` is its `AddmmBackward0`; its saved tensors are readable as
 # `_saved_<name>`): `D[2].weight` transposed, a view that shares the weight's version counter
-# (lesson 02). `opt_d.step()` changed the weight in place, the counter moved, and autograd refuses to
-# compute a gradient from the new weights:
+# (lesson 02). `opt_d.step()` changed the weight in place, the counter moved, and autograd refuses
+# to compute a gradient from the new weights. Reading that saved tensor now raises the same error:
 
 # %%
+with expect_error(RuntimeError, contains="modified by an inplace operation"):
+    out.grad_fn._saved_mat2
 print("saved by D's last layer: shape", tuple(saved.shape), "| D[2].weight:",
       tuple(D[2].weight.shape), "| a view of it:", saved._base is D[2].weight)
 print("opt_d.step() raised D[2].weight's version by", D[2].weight._version - version_before,
@@ -324,8 +326,8 @@ print("opt_d.step() raised D[2].weight's version by", D[2].weight._version - ver
 
 # %% [markdown]
 # The snippet has a second bug, which raises nothing: `loss_d.backward()` runs through the whole
-# graph, `G` included, so `G`'s `.grad` now holds the gradient of the *discriminator's* loss, which a
-# later `opt_g.step()` would apply (and `loss_g`'s gradient would be added to it):
+# graph, `G` included, so `G`'s `.grad` now holds the gradient of the *discriminator's* loss, which
+# a later `opt_g.step()` would apply (and `loss_g`'s gradient would be added to it):
 
 # %%
 print("G's parameters with a .grad from loss_d:",
@@ -386,9 +388,9 @@ print("order B ran; G and D both updated")
 # %% [markdown]
 # ## Exercises
 #
-# **03.1** `m = torch.tensor([1.0, -1.0, 2.0], requires_grad=True)`, `out = (m ** 2).sum()`. You call
-# `out.backward(retain_graph=True)` and then `out.backward()` without resetting `m.grad`. What is
-# `m.grad`? Give a list of numbers.
+# **03.1** `m = torch.tensor([1.0, -1.0, 2.0], requires_grad=True)`, `out = (m ** 2).sum()`. You
+# call `out.backward(retain_graph=True)` and then `out.backward()` without resetting `m.grad`. What
+# is `m.grad`? Give a list of numbers.
 
 # %%
 answer = None
@@ -396,8 +398,8 @@ check("03.1", answer)
 
 # %% [markdown]
 # **03.2** For the model of section 2 (`model`, input `x`), how many bytes of saved tensors,
-# parameters excluded, does one forward pass `model(x).pow(2).mean()` keep for backward? Compute it with
-# `saved_tensor_bytes(fn, exclude=model)` and give the integer.
+# parameters excluded, does one forward pass `model(x).pow(2).mean()` keep for backward? Compute it
+# with `saved_tensor_bytes(fn, exclude=model)` and give the integer.
 
 # %%
 answer = None
@@ -405,8 +407,8 @@ check("03.2", answer)
 
 # %% [markdown]
 # **03.3** Write `grads_of_two_losses(a)` that returns the gradient of `l1 + l2` with respect to
-# `a`, where `h = a.exp()`, `l1 = h.sum()` and `l2 = (h ** 2).sum()` — using **one** `backward()` call.
-# Start from `a.grad = None`.
+# `a`, where `h = a.exp()`, `l1 = h.sum()` and `l2 = (h ** 2).sum()` — using **one** `backward()`
+# call. Start from `a.grad = None`.
 
 # %%
 def grads_of_two_losses(a):
