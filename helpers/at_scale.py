@@ -31,7 +31,7 @@ __all__ = [
     "Table",
     "ddp_problem",
     "describe_diff",
-    "compiled_graphs",
+    "graph_ops",
     "max_abs_diff",
     "pass_gradients",
     "single_process_reference",
@@ -189,23 +189,14 @@ def pass_gradients(world_size: int, rows_per_rank: int = ROWS_PER_RANK) -> list[
 
 # --- torch.compile -------------------------------------------------------------------------------------
 
-def compiled_graphs(fn: Callable[..., object], *args: object) -> list[list[str]]:
-    """Run ``torch.compile(fn)(*args)`` with a backend that records each graph Dynamo hands it (and runs it
-    as it is), and return, for each graph, the names of the functions it calls, in order. A graph of
-    ``["neg"]`` alone is a hook's ``lambda grad: -grad``, compiled on its own."""
-    import torch._dynamo
-
-    graphs: list[list[str]] = []
-
-    def record(gm: torch.fx.GraphModule, example_inputs: list) -> Callable[..., object]:
-        graphs.append([getattr(n.target, "__name__", str(n.target)) for n in gm.graph.nodes
-                       if n.op in ("call_function", "call_method")])
-        return gm.forward
-
-    torch._dynamo.reset()
-    torch.compile(fn, backend=record)(*args)
-    torch._dynamo.reset()
-    return graphs
+def graph_ops(graphs: list[torch.fx.GraphModule]) -> list[list[str]]:
+    """For each graph Dynamo captured (``torch._dynamo.explain(fn)(*args).graphs``), the names of the
+    functions and methods it calls, in order. A graph of ``["neg"]`` alone is a hook's
+    ``lambda grad: -grad``, compiled on its own (lesson 08, section 2)."""
+    if not isinstance(graphs, (list, tuple)) or not all(isinstance(gm, torch.fx.GraphModule) for gm in graphs):
+        raise TypeError("graph_ops takes a list of torch.fx.GraphModule, such as explain(...).graphs")
+    return [[getattr(n.target, "__name__", str(n.target)) for n in gm.graph.nodes
+             if n.op in ("call_function", "call_method")] for gm in graphs]
 
 
 # --- torch.func ----------------------------------------------------------------------------------------
@@ -257,3 +248,5 @@ class Table:
                  "  ".join("-" * w for w in widths)]
         lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in self.rows]
         return "\n".join(lines)
+
+

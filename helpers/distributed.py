@@ -103,6 +103,7 @@ def _worker(rank: int, world_size: int, port: int, backend: str, timeout: float,
 
 def _stop(processes: list[Any]) -> None:
     """Terminate, then kill what is still alive, then join: nothing is left running."""
+    processes = [p for p in processes if p.pid is not None]  # started ones only
     for p in processes:
         if p.is_alive():
             p.terminate()

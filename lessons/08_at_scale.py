@@ -34,17 +34,20 @@
 # CPU, also on a machine with a GPU, so that the numbers are the same everywhere.
 
 # %%
-# Setup, the same in every lesson: make the workshop's `helpers` importable.
-# On Colab, which opens this notebook alone, it first fetches the repository.
-import os, sys, subprocess
+# @title Setup (the same in every lesson): make the workshop's `helpers` importable
+import os, subprocess, sys
 from pathlib import Path
 
 if "google.colab" in sys.modules and not Path("autograd-workshop/helpers").is_dir():
-    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO", "https://github.com/autograd-workshop/autograd-workshop")
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main", repo,
-                    "autograd-workshop"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r",
-                    "autograd-workshop/requirements-colab.txt"], check=True)
+    print("Colab: fetching the workshop's helpers, installing what Colab lacks (about a minute)")
+    repo = os.environ.get("AUTOGRAD_WORKSHOP_REPO",
+                          "https://github.com/autograd-workshop/autograd-workshop")
+    clone = ["git", "clone", "--depth", "1", "--branch", "main", repo, "autograd-workshop"]
+    install = ["pip", "install", "-r", "autograd-workshop/requirements-colab.txt"]
+    for name, step in (("git clone", clone), ("pip install", [sys.executable, "-m", *install])):
+        done = subprocess.run(step, capture_output=True, text=True)  # shown only if it fails
+        if done.returncode != 0:
+            raise RuntimeError(f"{name} failed:\n{done.stdout}{done.stderr}")
 for root in [Path.cwd(), *Path.cwd().parents, Path("autograd-workshop").resolve()]:
     if (root / "helpers" / "__init__.py").is_file():
         sys.path.insert(0, str(root))
@@ -62,7 +65,7 @@ from torch.utils.checkpoint import checkpoint
 from helpers import (check, collect_grads, expect_error, fmt, format_bytes, saved_tensor_bytes,
                      seed_everything, show_source)
 from helpers.at_scale import (DDP_CORRECT_TWO_PASS, DDP_ONE_PASS, DDP_TWO_PASS_VARIANTS, ClassicReverse,
-                              Table, compiled_graphs, ddp_experiments, describe_diff, max_abs_diff,
+                              Table, ddp_experiments, graph_ops, describe_diff, max_abs_diff,
                               pass_gradients, single_process_reference, two_pass_fresh_forward,
                               vjp_then_backward)
 from helpers.compute_once import METHODS, make_problem, reverse_grad, run_method
@@ -237,58 +240,65 @@ STEPS = {"two-pass": two_pass_step, "hook": hook_step, "autograd.grad": grad_ste
 
 
 def compiled_step(step, backend):
+    """Compile and run one step; ["yes", max |Δ|] or ["no", the error]."""
     torch._dynamo.reset()
     g.zero_grad(set_to_none=True)
     try:
         torch.compile(step, backend=backend)(a, b)
-    except RuntimeError:
-        return ["no: RuntimeError (below)", "—"]
+    except RuntimeError as exc:
+        return ["no: RuntimeError (below)", exc]
     return ["yes", describe_diff(max_abs_diff(collect_grads(g), ref_small))]
 
 
-rows = [[name, backend, *compiled_step(step, backend)] for name, step in STEPS.items()
-        for backend in ("eager", "aot_eager")]
-Table(["method", "backend", "runs?", "max |Δ| vs eager two-pass"], rows)
-
-# %% [markdown]
-# The error:
-
-# %%
-torch._dynamo.reset()
-with expect_error(RuntimeError, contains="appears to not have been used in the graph"):
-    torch.compile(grad_step, backend="aot_eager")(a, b)
-
-# %% [markdown]
-# The `autograd.grad` step fails under `aot_eager`: Dynamo cannot capture `torch.autograd.grad`, so it
-# breaks the graph there; the graph before the break computes `x`, `y` **and** `f(x, y)`, and
-# AOTAutograd makes that whole graph **one** node of the autograd graph, with `x`, `y` and the loss as
-# its outputs. The loss no longer depends on `x` and `y` through autograd — they are its siblings —
-# so `autograd.grad(loss, [x, y])` finds them unused. Under `eager` (and without `torch.compile`)
-# they are ordinary intermediates. The same code with the `autograd.grad` call moved into a function
-# of its own (`grad_then_backward(x, y, f)` of lesson 06) breaks the graph before `f`, and works.
-#
-# ### Where the graph breaks
-# `torch._dynamo.explain` compiles a function and reports its graphs and the breaks between them.
-# (Its counts vary between torch versions; the cell prints what holds in the versions we checked.)
-
-# %%
-for name, step in STEPS.items():
+def explained_step(step):
+    """torch._dynamo.explain compiles the step, runs it, and reports its graphs and breaks."""
     torch._dynamo.reset()
+    g.zero_grad(set_to_none=True)
     report = torch._dynamo.explain(step)(a, b)
     reasons = " ".join(str(r.reason) for r in report.break_reasons).lower()
-    print(f"{name:14} breaks reported: {report.graph_break_count > 0 or bool(report.break_reasons)}"
-          f" | a reason names backward() or autograd.grad: {'backward' in reasons or 'grad' in reasons}")
+    broke = report.graph_break_count > 0 or bool(report.break_reasons)
+    return report, [broke, "backward" in reasons or "grad" in reasons,
+                    describe_diff(max_abs_diff(collect_grads(g), ref_small))]
+
+
+rows, reports, errors = [], {}, {}
+for name, step in STEPS.items():
+    reports[name], explained = explained_step(step)
+    runs, diff = compiled_step(step, "aot_eager")
+    errors[name] = diff if runs != "yes" else None
+    rows.append([name, *explained, runs, diff if runs == "yes" else "—"])
 torch._dynamo.reset()
+Table(["method", "breaks?", "reason names backward/grad?", "max |Δ| (explain's run)", "aot_eager runs?",
+       "max |Δ|"], rows)
 
 # %% [markdown]
-# Every step with `backward()` inside breaks there: Dynamo does not trace a backward call; the
-# backward runs eagerly, outside the graphs. And the hook's `lambda grad: -grad` is then called by
-# eager autograd *while the compiled step is running*, so Dynamo compiles it too, as a graph of its
-# own. `compiled_graphs` records what each graph calls:
+# `torch._dynamo.explain(step)(a, b)` compiles the step with a backend that runs the captured graphs as
+# they are, runs it, and reports the graphs and the **breaks** between them (where Dynamo stopped
+# capturing and let Python run a line itself). Its counts vary between torch versions; the table
+# prints what holds in those we checked. Every step with `backward()` inside breaks there: Dynamo does
+# not capture a backward call, which runs eagerly, outside the graphs. All four give the right
+# gradients that way; under `aot_eager` the `autograd.grad` step fails:
 
 # %%
-graphs = compiled_graphs(hook_step, a, b)
-print("graphs:", len(graphs), "| one is the hook's lambda alone, ['neg']:", ["neg"] in graphs)
+with expect_error(RuntimeError, contains="appears to not have been used in the graph"):
+    raise errors["autograd.grad"]
+
+# %% [markdown]
+# Why: Dynamo cannot capture `torch.autograd.grad`, so it breaks the graph there; the graph before the
+# break computes `x`, `y` **and** `f(x, y)`, and AOTAutograd turns that whole graph into **one** node of
+# the autograd graph, with `x`, `y` and the loss among its outputs. The loss no longer depends on `x`
+# and `y` through autograd — they are its siblings — so `autograd.grad(loss, [x, y])` finds them
+# unused. Under `explain`'s backend (as without `torch.compile`) they are ordinary intermediates.
+# Lesson 06's `grad_then_backward(x, y, f)`, with `x` and `y` made outside the compiled function,
+# does not have this problem.
+#
+# The hook's `lambda grad: -grad` is called by eager autograd *while the compiled step runs*, so
+# Dynamo compiles it too, as a graph of its own. `graph_ops` lists what each graph of the hook step
+# calls:
+
+# %%
+hook_graphs = graph_ops(reports["hook"].graphs)
+print("graphs:", len(hook_graphs), "| one is the hook's lambda alone, ['neg']:", ["neg"] in hook_graphs)
 
 # %% [markdown]
 # What compiles without a break is the **loss** — `g`, the flip and `f` — with `backward()` called
@@ -327,7 +337,7 @@ def under_compiled_autograd(method):
     g.zero_grad(set_to_none=True)
     x, y = g(a), g(b)
     with torch._dynamo.config.patch(compiled_autograd=True):
-        torch.compile(method, backend="aot_eager")(x, y, f)
+        torch.compile(method, backend="eager")(x, y, f)
     torch._dynamo.reset()
 
 
@@ -444,7 +454,6 @@ print(f"without checkpoint: {format_bytes(full)} | f checkpointed: {format_bytes
 
 # %%
 show_source(vjp_then_backward)
-problem = make_problem(n=64, dim_in=8, dim=16, width=64)
 print("max |Δ| vs two-pass:", describe_diff(max_abs_diff(run_method(vjp_then_backward, problem),
                                                          run_method(METHODS["two-pass"], problem))))
 
