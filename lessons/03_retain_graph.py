@@ -238,11 +238,11 @@ for p in params.values():
 # %% [markdown]
 # (The sum's own `AddBackward0` is not counted: it is not in the graph of `l1` and `l2`.) Only the
 # trunk's nodes ran twice: 23 runs = 18 nodes + the trunk's 5 again. How much *time* that costs
-# depends on how much of the backward work lies in the shared part, and on the forward pass, which
-# the timed code also runs: on a quiet machine the ratio lies between 1 (the shared part costs
-# nothing) and 2 (everything runs twice), nearer 1 the smaller the shared part's share of the work.
-# It also depends on the machine, its number of threads and what else runs on it: on a busy machine
-# the ratio moves from run to run, so this cell's output is not compared.
+# depends on how much of the work lies in the shared part: the timed code also runs the forward
+# pass, once either way, and the heads' backward, once either way, so on a quiet machine the ratio
+# lies above 1 and below 2, the nearer 1 the smaller the trunk's share of the work. It also depends
+# on the machine, its number of threads and what else runs on it: on a busy machine the ratio moves
+# from run to run, so this cell's output is not compared.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -253,7 +253,9 @@ print(f"forward + two backward calls take {t['two'].median / t['sum'].median:.2f
 
 # %% [markdown]
 # Use separate `backward` calls only when something must happen *between* them (section 5 shows
-# where that goes wrong) or when the losses' graphs do not fit in memory together.
+# where that goes wrong). When the losses' graphs do not fit in memory together, `retain_graph` does
+# not help either: run forward and backward for one loss at a time (each with its own forward pass
+# of the trunk), as gradient accumulation does.
 
 # %% [markdown]
 # ## 4. `create_graph` is not `retain_graph`
