@@ -1,0 +1,173 @@
+"""Checks for lesson 07's exercises (domain-adversarial training, one pass versus two)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from helpers.exercises import Hint, exercise
+from helpers.exercises.answers import as_function, as_number
+
+
+def _graph_nodes(t: torch.Tensor) -> list[Any]:
+    """Every node of the graph behind ``t``."""
+    seen, stack, nodes = set(), [t.grad_fn], []
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        nodes.append(node)
+        stack.extend(fn for fn, _ in node.next_functions)
+    return nodes
+
+
+def _uses_function(t: torch.Tensor, name: str | None = None) -> bool:
+    """Whether a custom ``torch.autograd.Function`` (by default any; else the one called ``name``)
+    is in the graph behind ``t``."""
+    return any(isinstance(n, torch.autograd.function.BackwardCFunction)
+               and (name is None or type(n).__name__ == f"{name}Backward") for n in _graph_nodes(t))
+
+
+def _heads(gen: torch.Generator) -> tuple[nn.Module, nn.Module, nn.Module]:
+    g = nn.Sequential(nn.Linear(2, 5), nn.Tanh())
+    c = nn.Linear(5, 1)
+    d = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 1))
+    with torch.no_grad():
+        for m in (g, c, d):
+            for p in m.parameters():
+                p.copy_(torch.randn(p.shape, generator=gen))
+    return g, c, d
+
+
+def _losses(h: torch.Tensor, h_for_d: torch.Tensor, c: nn.Module, d: nn.Module
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A label loss on the first half of ``h`` and a domain-style loss of ``d`` on ``h_for_d``."""
+    labels = torch.tensor([1.0, -2.0, 0.5])
+    loss_c = (c(h[:3]).squeeze(-1) * labels).sum()
+    loss_d = (d(h_for_d).squeeze(-1) * torch.tensor([0.7, -1.3, 0.4, 1.1, -0.6, 0.9])).sum()
+    return loss_c, loss_d
+
+
+def _grads(*modules: nn.Module) -> list[torch.Tensor]:
+    return [p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+            for m in modules for p in m.parameters()]
+
+
+def _close(got: list[torch.Tensor], want: list[torch.Tensor]) -> bool:
+    return all(torch.allclose(u, v, rtol=1e-5, atol=1e-6) for u, v in zip(got, want))
+
+
+@exercise("07.1", "a branch-local hook instead of a reversal function")
+def _check_07_1(answer: Any) -> str:
+    as_function(answer, "07.1", "domain_input")
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(6, 2, generator=gen)
+    lam = 0.37
+    g, c, d = _heads(gen)
+    # the reference: two passes, d kept out of the second
+    h = g(x)
+    loss_c, loss_d = _losses(h, h.detach(), c, d)
+    loss_d.backward()
+    _, loss_d2 = _losses(h, h, c, d)
+    (loss_c - lam * loss_d2).backward(inputs=[*g.parameters(), *c.parameters()])
+    want_g, want_c, want_d = _grads(g), _grads(c), _grads(d)
+    for m in (g, c, d):
+        m.zero_grad(set_to_none=True)
+
+    h = g(x)
+    out = answer(h, lam)
+    if not isinstance(out, torch.Tensor):
+        raise Hint(f"return the tensor to feed to d, not {type(out).__name__}.")
+    if out.shape != h.shape or not torch.allclose(out, h):
+        raise Hint("the returned tensor must have h's values: the forward pass is unchanged, only the "
+                   "gradient flowing back through it changes.")
+    if not out.requires_grad:
+        raise Hint("the returned tensor is cut off from g (detached?): g must still get d's flipped gradient.")
+    if _uses_function(out):
+        raise Hint("this exercise asks for a hook (register_hook), not an autograd.Function.")
+    loss_c, loss_d = _losses(h, out, c, d)
+    (loss_c + loss_d).backward()
+    got_g, got_c, got_d = _grads(g), _grads(c), _grads(d)
+    if not _close(got_c, want_c) or not _close(got_d, want_d):
+        raise Hint("c's or d's own gradients changed: the hook should only change what flows into g.")
+    if _close(got_g, want_g):
+        return ("a hook on a copy of h (h.view_as(h), h.clone(), h * 1) acts only on d's branch; "
+                "c's gradient reaches g unflipped.")
+    h2 = g(x)
+    lc, ld = _losses(h2, h2, c, d)
+    mistakes = (
+        (-lam * (lc + ld), "the hook flips c's gradient into g too: register it on a copy of h that only "
+                           "d sees (h.view_as(h) or h.clone()), not on h itself."),
+        (lc - ld, "the hook multiplies by −1, not by −λ: scale it by lam."),
+        (lc + lam * ld, "the gradient is scaled by λ but not flipped: multiply by −lam."),
+        (lc + ld, "nothing was flipped: the hook must return −lam × grad (a hook's return value "
+                  "replaces the gradient)."),
+    )
+    for loss, hint in mistakes:
+        if _close(list(torch.autograd.grad(loss, list(g.parameters()), retain_graph=True)), got_g):
+            raise Hint(hint)
+    raise Hint("g's gradients differ from the two passes': the hook should multiply the gradient from d "
+               "by −lam, and only on d's branch.")
+
+
+def _check_reversal(answer: Any, lam: float, gen: torch.Generator) -> None:
+    x = torch.randn(4, 3, generator=gen, dtype=torch.float64).requires_grad_(True)
+    u = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    v = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    out = answer(x, lam)
+    if not isinstance(out, torch.Tensor):
+        raise Hint(f"return a tensor (the reversed x), not {type(out).__name__}.")
+    if out.shape != x.shape or not torch.allclose(out.detach(), x.detach()):
+        raise Hint("the forward pass must return x's values unchanged (the identity); only the backward "
+                   "pass is reversed.")
+    if not out.requires_grad:
+        raise Hint("the output is cut off from x: return x.view_as(x) or x.clone() in forward, not a "
+                   "detached tensor.")
+    (gx,) = torch.autograd.grad((out * u).sum() + (x * v).sum(), [x])
+    want = -lam * u + v
+    if torch.allclose(gx, want):
+        return
+    if torch.allclose(gx, -u + v):
+        raise Hint("the gradient is flipped but not scaled: multiply it by −lam.")
+    if torch.allclose(gx, lam * u + v):
+        raise Hint("the gradient is scaled but not flipped: multiply it by −lam, with the minus.")
+    if torch.allclose(gx, -lam * (u + v)):
+        raise Hint("the other use of x got flipped too: a hook on x acts on every branch; reverse only the "
+                   "gradient that comes through your function's output.")
+    if lam != 0 and torch.allclose(gx, -u / lam + v):
+        raise Hint("divide? No: multiply the gradient by −lam.")
+    if torch.allclose(gx, u + v):
+        raise Hint("the gradient passes unchanged: the backward must return −lam × grad_output.")
+    raise Hint("in backward, return −lam × grad_output for x (and None for lam).")
+
+
+@exercise("07.2", "the λ-scaled gradient reversal")
+def _check_07_2(answer: Any) -> str:
+    as_function(answer, "07.2", "my_reverse")
+    gen = torch.Generator().manual_seed(72)
+    for lam in (0.37, 1.0, 2.5):
+        _check_reversal(answer, lam, gen)
+    x = torch.randn(3, generator=gen, dtype=torch.float64).requires_grad_(True)
+    if _uses_function(answer(x, 0.5), "GradReverse"):
+        raise Hint("the exercise asks for your own torch.autograd.Function, not helpers.compute_once's.")
+    return "identity forward, −λ × gradient backward, on its own branch only: DANN's reversal layer."
+
+
+@exercise("07.3", "what d gets from the literal two passes")
+def _check_07_3(answer: Any) -> str:
+    answer = as_number(answer, "the multiple")
+    if math.isclose(answer, 0.25, abs_tol=1e-6):
+        return "∂L_d/∂θ_d from pass 1 and −0.75·∂L_d/∂θ_d from pass 2: 0.25 of it, and 0 at λ = 1."
+    if math.isclose(answer, 1.0, abs_tol=1e-6):
+        raise Hint("1 is what the right two passes give (d kept out of pass 2); here pass 2 reaches d too.")
+    if math.isclose(answer, 0.0, abs_tol=1e-6):
+        raise Hint("0 is the seed's case, λ = 1; with λ = 0.75 the two contributions do not cancel fully.")
+    if math.isclose(answer, 1.75, abs_tol=1e-6):
+        raise Hint("pass 2 has −λ·L_d: its contribution to d is subtracted, not added.")
+    if math.isclose(answer, 0.75, abs_tol=1e-6) or math.isclose(answer, -0.75, abs_tol=1e-6):
+        raise Hint("that is pass 2's contribution alone; add pass 1's ∂L_d/∂θ_d.")
+    raise Hint("add pass 1's 1 × ∂L_d/∂θ_d and pass 2's −λ × ∂L_d/∂θ_d.")
