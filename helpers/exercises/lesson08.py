@@ -1,4 +1,9 @@
-"""Checks for lesson 08's exercises (the trick at scale: DDP, torch.compile, checkpointing, torch.func)."""
+"""Checks for lesson 08's exercises (the trick at scale: DDP, torch.compile, checkpointing, torch.func).
+
+08.2 checks what DDP needs without starting processes: one forward of each batch, one evaluation of
+``f`` (:class:`~helpers.exercises.answers.Counted`), and **one backward pass reaching the parameters**
+(DDP's reducer all-reduces only the first after a forward), counted by a post-accumulate-grad hook.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import torch
 from torch import nn
 
 from helpers.exercises import Hint, exercise
-from helpers.exercises.answers import as_floats, as_function, close
+from helpers.exercises.answers import Counted, as_floats, as_function, build_module, call, close, generator
 
 
 @exercise("08.1", "what each rank holds after the two passes under DDP")
@@ -27,51 +32,46 @@ def _check_08_1(answer: Any) -> str:
         raise Hint("that is no averaging at all: DDP does average l1's backward, the first one.")
     if close(got, [3.0, 3.0]):
         raise Hint("l2's backward still adds to w.grad on each rank, only without averaging.")
-    if close(got, [2.0, -2.0]) or close(got, [1.0, -3.0]) or close(got, [-1.0, -1.0]):
+    if close(got, [2.0, -2.0]):
         raise Hint("the first backward (l1) is the one that is averaged, not the second (l2).")
+    if close(got, [1.0, -3.0]) or close(got, [-1.0, -1.0]):
+        raise Hint("those are l2's parts alone: l1's backward (the averaged one) adds to w.grad too.")
     raise Hint("the mean of l1's gradients over the ranks, plus each rank's own l2 gradient.")
 
 
-class _CountingF:
-    """A fixed pair-scoring f that counts how often it is evaluated."""
+class _Critic:
+    """A fixed pair-scoring f (no parameters): a random layer, tanh, a random readout, averaged."""
 
-    def __init__(self) -> None:
-        self.calls = 0
-        gen = torch.Generator().manual_seed(8)
+    def __init__(self, gen: torch.Generator):
         self.w = torch.randn(8, 5, generator=gen)
         self.v = torch.randn(5, generator=gen)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
         return (torch.tanh(torch.cat([x, y], dim=1) @ self.w) @ self.v).mean()
 
 
-def _model_and_data() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed(80)
-    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 4))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen))
-    return model, torch.randn(6, 3, generator=gen), torch.randn(6, 3, generator=gen) + 0.5
+def _setup(seed: int) -> tuple[nn.Module, torch.Tensor, torch.Tensor, _Critic]:
+    gen = generator(seed)
+    model = build_module(lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 4)), gen)
+    a, b = torch.randn(6, 3, generator=gen), torch.randn(6, 3, generator=gen) + 0.5
+    return model, a, b, _Critic(gen)
 
 
 @exercise("08.2", "a DDP-safe step with one evaluation of f")
 def _check_08_2(answer: Any) -> str:
     step = as_function(answer, "08.2", "ddp_step")
-    model, a, b = _model_and_data()
-    f = _CountingF()
+    seed = generator().initial_seed()  # fresh each check: a hard-coded result cannot pass
+    model, a, b, f = _setup(seed)
     x, y = model(a), model(b)
-    f(x.detach(), y).backward(retain_graph=True)
-    (-f(x, y.detach())).backward()
-    want = [p.grad.clone() for p in model.parameters()]
+    want = torch.autograd.grad(f(x.detach(), y) - f(x, y.detach()), list(model.parameters()))
 
-    model, a, b = _model_and_data()
-    f = _CountingF()
+    model, a, b, critic = _setup(seed)
+    f = Counted(critic)
     forwards, passes = [], []
     model.register_forward_hook(lambda *_: forwards.append(1))
-    first = next(model.parameters())
-    first.register_post_accumulate_grad_hook(lambda p: passes.append(1))  # once per backward reaching it
-    step(model, a, b, f)
+    for p in model.parameters():  # once per backward pass that reaches p: what DDP's reducer reacts to
+        p.register_post_accumulate_grad_hook(lambda p: passes.append(p))
+    call(step, model, a, b, f, what="ddp_step")
     got = [p.grad for p in model.parameters()]
     if any(g is None for g in got):
         raise Hint("the model's parameters got no gradient: call backward() (or autograd.backward) in ddp_step.")
@@ -79,12 +79,13 @@ def _check_08_2(answer: Any) -> str:
         raise Hint(f"the model ran {len(forwards)} times: one forward of a and one of b is enough.")
     if f.calls > 1:
         raise Hint(f"f was evaluated {f.calls} times: evaluate it once and flip the gradient through x.")
-    if len(passes) > 1:
-        raise Hint(f"{len(passes)} backward passes reached the parameters: under DDP only the first is "
+    per_param = max(sum(q is p for q in passes) for p in model.parameters())
+    if per_param > 1:
+        raise Hint(f"{per_param} backward passes reached the parameters: under DDP only the first is "
                    "all-reduced. Run one.")
-    if all(torch.allclose(u, v, atol=1e-6, rtol=1e-5) for u, v in zip(got, want)):
+    if all(close(u, v) for u, v in zip(got, want)):
         return "one forward, one evaluation of f, one backward: DDP all-reduces all of it."
-    if all(torch.allclose(u, -v, atol=1e-6, rtol=1e-5) for u, v in zip(got, want)):
+    if all(close(u, -v) for u, v in zip(got, want)):
         raise Hint("every gradient has the wrong sign: flip only the gradient through x, not through y.")
     raise Hint("the gradients differ from the two passes': the gradient through x must be negated, "
                "the one through y kept (reverse_grad(x), or a hook on x).")
@@ -93,19 +94,22 @@ def _check_08_2(answer: Any) -> str:
 @exercise("08.3", "a gradient flip that works under torch.func")
 def _check_08_3(answer: Any) -> str:
     flip = as_function(answer, "08.3", "flip")
-    gen = torch.Generator().manual_seed(83)
+    gen = generator()
     t = torch.randn(5, generator=gen)
-    weights = torch.randn(5, generator=gen)  # mixed signs: separates a flip from other scalings
+    weights = torch.randn(5, generator=gen) + torch.tensor([2.0, -2.0, 2.0, -2.0, 2.0])  # mixed signs
     u = t.clone().requires_grad_()
-    out = flip(u)
+    out = call(flip, u, what="flip(x)")
     if not isinstance(out, torch.Tensor):
         raise Hint(f"flip(x) must return a tensor, got {type(out).__name__}.")
-    if out.shape != t.shape or not torch.allclose(out.detach(), t):
+    if out.shape != t.shape or not close(out.detach(), t):
         raise Hint("in the forward pass flip(x) must return x's values unchanged.")
     if out.grad_fn is None:
         raise Hint("flip(x) is cut from the graph (detached?): the gradient must flow, negated.")
-    (out * weights).sum().backward()
-    if u.grad is None or not torch.allclose(u.grad, -weights):
+    with torch.enable_grad():
+        (out * weights).sum().backward()
+    if u.grad is None or not close(u.grad, -weights):
+        if u.grad is not None and close(u.grad, weights):
+            raise Hint("with backward(), the gradient passes unchanged: it must be negated.")
         raise Hint("with backward(), the gradient of flip(x) must be minus the incoming gradient.")
     try:
         g = torch.func.grad(lambda v: (flip(v) * weights).sum())(t)
@@ -113,8 +117,8 @@ def _check_08_3(answer: Any) -> str:
         if "setup_context" in str(exc):
             raise Hint("torch.func.grad refuses an autograd.Function with forward(ctx, x): write "
                        "forward(x) and a separate setup_context (as GradReverse does).") from None
-        raise
-    if not torch.allclose(g, -weights):
+        raise Hint(f"under torch.func.grad, flip raised RuntimeError: {str(exc).splitlines()[0]}") from None
+    if not close(g, -weights):
         raise Hint("under torch.func.grad the gradient is not −(incoming gradient): a hook registered "
-                   "on x is not seen there; use an autograd.Function or reverse_grad.")
+                   "on x is not seen there; use an autograd.Function with setup_context, or reverse_grad.")
     return "the identity forward, the negated gradient backward, in both worlds."
