@@ -20,8 +20,9 @@ from helpers.exercises.answers import (
 
 
 def _incoming(limit: float, gen: torch.Generator) -> torch.Tensor:
-    """A gradient with entries above limit, below -limit and inside, of both signs, shuffled."""
-    big = limit * (1.5 + torch.rand(4, generator=gen))
+    """A gradient with entries above limit, below -limit and inside, of both signs, shuffled; the big
+    ones also exceed 3, so that a hook clipping to a hard-coded ±1, ±2 or ±3 changes them."""
+    big = limit * (1.5 + torch.rand(4, generator=gen)) + 3.0
     small = limit * (0.1 + 0.8 * torch.rand(4, generator=gen))
     g = torch.cat([big, -big, small, -small])
     return g[torch.randperm(g.numel(), generator=gen)]
