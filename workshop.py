@@ -4,6 +4,7 @@
     python3 workshop.py lab          set up (first time: a few minutes), then start JupyterLab
     python3 workshop.py test         set up, then run every test (helpers, notebooks, browser)
     python3 workshop.py notebooks    re-execute the lessons into notebooks/ (for authors)
+    python3 workshop.py site         build the static site of the lessons into artifacts/site/
     python3 workshop.py preflight    check this machine for a workshop and print a verdict
     python3 workshop.py setup        only set up
 
@@ -28,6 +29,11 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 REQUIREMENTS = ROOT / "requirements.txt"
 STAMP = VENV / ".requirements.sha256"
+#: JupyterLab settings for the workshop (no news pop-up over the lessons); installed into the virtual
+#: environment, where every `jupyter lab` started from it reads them (Binder: postBuild does the same).
+LAB_SETTINGS = ROOT / "lab-settings" / "overrides.json"
+#: The page `workshop.py lab` opens: lesson 01, not the Launcher.
+FIRST_LESSON = "notebooks/01_autograd_graph.ipynb"
 MIN_PYTHON = (3, 11)
 
 GRAPHVIZ_HELP = {
@@ -127,6 +133,20 @@ def ensure_requirements() -> None:
     STAMP.write_text(digest + "\n")
 
 
+def lab_settings_dir(prefix: Path) -> Path:
+    """Where JupyterLab looks for ``overrides.json`` in the environment at ``prefix``."""
+    return prefix / "share" / "jupyter" / "lab" / "settings"
+
+
+def ensure_lab_settings(prefix: Path = VENV) -> None:
+    """Copy the workshop's JupyterLab settings into the environment, unless they are there already."""
+    target = lab_settings_dir(prefix) / "overrides.json"
+    if target.exists() and target.read_bytes() == LAB_SETTINGS.read_bytes():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(LAB_SETTINGS, target)
+
+
 def ensure_program(program: str, apt_package: str, how: dict[str, str], required: bool) -> bool:
     """True when ``program`` is on PATH, after installing it with apt-get if it can."""
     if shutil.which(program):
@@ -143,6 +163,7 @@ def setup(browser: bool = False) -> None:
     ensure_python()
     ensure_venv()
     ensure_requirements()
+    ensure_lab_settings()
     ensure_program("dot", "graphviz", GRAPHVIZ_HELP, required=True)
     if browser:
         ensure_program("chromium", "chromium", CHROMIUM_HELP, required=False)
@@ -151,6 +172,7 @@ def setup(browser: bool = False) -> None:
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("JUPYTER_PLATFORM_DIRS", "1")  # silences jupyter_core's path-migration warning
+    env.setdefault("NO_MKDOCS_2_WARNING", "1")  # MkDocs' banner about its successors, on every site build
     return env
 
 
@@ -169,13 +191,16 @@ def main(argv: list[str]) -> int:
         setup()
         as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
         return run([str(venv_bin("jupyter")), "lab", f"--ServerApp.root_dir={ROOT}",
-                    "--LabApp.default_url=/lab/tree/notebooks", *as_root, *rest])
+                    f"--LabApp.default_url=/lab/tree/{FIRST_LESSON}", *as_root, *rest])
     if command == "test":
         setup(browser=True)
         return run([str(venv_bin("python")), "-m", "pytest", *rest])
     if command == "notebooks":
         setup()
         return run([str(venv_bin("python")), "tools/build_notebooks.py", *rest])
+    if command == "site":
+        setup()
+        return run([str(venv_bin("python")), "tools/build_site.py", *rest])
     if command == "preflight":
         if not venv_bin("python").exists():
             return run([sys.executable, "tools/preflight.py", *rest])

@@ -24,8 +24,9 @@ def colab_badge(notebook_path: str) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook_path)})"
 
 
-def binder_url(urlpath: str = "lab/tree/notebooks") -> str:
-    """The Binder address that builds the repository and opens JupyterLab at ``urlpath``."""
+def binder_url(urlpath: str = "lab/tree/notebooks/01_autograd_graph.ipynb") -> str:
+    """The Binder address that builds the repository and opens JupyterLab at ``urlpath`` (by default
+    on lesson 01, not the Launcher)."""
     return f"https://mybinder.org/v2/gh/{REPO_SLUG}/{BRANCH}?urlpath={urlpath}"
 
 

@@ -1,8 +1,11 @@
 """The lessons in a real browser: JupyterLab on 127.0.0.1, driven by headless Chromium (Playwright).
 
-For each lesson: open it, run all cells, and check what a learner would see — no error output, no
-"Select Kernel" dialog, every cell executed, and the pictures (graphs, plots) loaded as images. One
-screenshot per lesson goes to ``artifacts/screenshots/``.
+For each lesson: open it and check that opening does not modify it (no modified marker once the kernel
+is ready; saving it unchanged writes the same bytes as committed, so ``git status`` stays clean); then
+run all cells and check what a learner would see — no error output, no "Select Kernel" dialog, no news
+pop-up (the project's ``lab-settings/overrides.json`` turns it off), every cell executed, the pictures
+(graphs, plots) loaded as images and not shrunk below legibility. One screenshot per lesson goes to
+``artifacts/screenshots/``.
 
 Needs Debian's Chromium at /usr/bin/chromium (``python3 workshop.py test`` installs it where it can);
 skipped without it, except in CI (``CI`` set), where a missing browser is a failure.
@@ -51,8 +54,7 @@ def lab(tmp_path_factory):
     repo = home / "repo"  # a copy: running cells in the browser must never change the committed notebooks
     for name in ("helpers", "lessons", "notebooks"):
         shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    user_settings = {
-        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    user_settings = {  # the news pop-up is left to the project's own settings (--LabApp.app_settings_dir)
         "docmanager-extension/plugin": {"autosave": False},
         "notebook-extension/tracker": {"windowingMode": "none"},  # every cell in the DOM, to be checked
     }
@@ -67,7 +69,8 @@ def lab(tmp_path_factory):
     log = open(home / "lab.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={repo}", "--ServerApp.open_browser=False"]
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={repo}", "--ServerApp.open_browser=False",
+         f"--LabApp.app_settings_dir={ROOT / 'lab-settings'}"]
         + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
         cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -81,7 +84,7 @@ def lab(tmp_path_factory):
                 log.close()
                 raise RuntimeError("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:]) from None
             time.sleep(0.25)
-    yield base, token
+    yield base, token, repo
     server.terminate()
     try:
         server.wait(timeout=10)
@@ -101,9 +104,12 @@ def browser():
 
 
 STATE_JS = """() => {
-  const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')];
+  // cells whose input is shown (the setup cell's input is collapsed: it shows no execution count)
+  const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].filter(
+    c => c.querySelector('.jp-InputArea-prompt'));
   const prompts = cells.map(c => (c.querySelector('.jp-InputArea-prompt') || {}).textContent || '');
   const imgs = [...document.querySelectorAll('.jp-Notebook .jp-RenderedImage img')];
+  const scales = imgs.filter(i => i.naturalWidth > 0).map(i => i.getBoundingClientRect().width / i.naturalWidth);
   return {
     cells: cells.length,
     executed: prompts.filter(p => /\\[\\d+\\]/.test(p)).length,
@@ -112,14 +118,37 @@ STATE_JS = """() => {
     stderr: document.querySelectorAll('.jp-Notebook [data-mime-type="application/vnd.jupyter.stderr"]').length,
     images: imgs.length,
     loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+    min_scale: scales.length ? Math.min(...scales) : 1,
+    news: /Jupyter news/.test(document.body.textContent),
     dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.textContent.slice(0, 80)),
   };
 }"""
 
 
-def run_all(page, notebook: Path) -> None:
+#: Smallest displayed/natural width of a picture: the graphs (Graphviz, 10-point labels at 96 dpi) and
+#: plots (Matplotlib, 10-point text at 100 dpi) are legible down to about this scale (~7 px text).
+MIN_IMAGE_SCALE = 0.55
+
+
+def open_unmodified(page, notebook: Path, copy: Path) -> dict:
+    """Once the kernel is ready: is the lesson marked modified? Then save it and compare its bytes
+    with the committed notebook (as ``git status`` would)."""
+    page.wait_for_timeout(2000)  # JupyterLab fills in metadata right after the kernel connects
+    dirty = page.evaluate("() => [...document.querySelectorAll('.lm-TabBar-tab.jp-mod-dirty')].length")
+    before = copy.stat().st_mtime_ns
+    page.click(".jp-Notebook")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 20
+    while copy.stat().st_mtime_ns == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return {"dirty": dirty, "saved": copy.stat().st_mtime_ns != before,
+            "same_bytes": copy.read_bytes() == notebook.read_bytes()}
+
+
+def run_all(page, notebook: Path, copy: Path) -> dict:
     """Once a lesson's page has loaded: wait until every code cell is rendered and the kernel is
-    idle, then Run All Cells from the menu."""
+    idle, check that opening did not modify it, then Run All Cells from the menu."""
     code_cells = sum(c["cell_type"] == "code" for c in json.loads(notebook.read_text())["cells"])
     page.wait_for_function(f"() => document.querySelectorAll('.jp-Notebook .jp-CodeCell').length === {code_cells}",
                            timeout=60_000)  # every code cell rendered (windowing is off)
@@ -127,19 +156,21 @@ def run_all(page, notebook: Path) -> None:
     page.wait_for_function(
         "() => /\\| Idle/.test((document.querySelector('#jp-main-statusbar') || {}).textContent || '')",
         timeout=60_000)
+    opened = open_unmodified(page, notebook, copy)
     page.click(".jp-Notebook")
     page.keyboard.press("Escape")
     page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=10_000)
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=10_000)
+    return opened
 
 
 @pytest.fixture(scope="module")
 def runs(lab, browser):
     """All lessons run at once, each in its own page (their kernels share the CPU); returns, per
     lesson, what the page showed when every cell had run (or the error that stopped it)."""
-    base, token = lab
+    base, token, repo = lab
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    pages, results = {}, {}
+    pages, results, opened = {}, {}, {}
     for nb in NOTEBOOKS:  # open every lesson first, so that the kernels start side by side
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         pages[nb.stem] = page
@@ -148,7 +179,7 @@ def runs(lab, browser):
                   wait_until="commit")
     for nb in NOTEBOOKS:
         try:
-            run_all(pages[nb.stem], nb)
+            opened[nb.stem] = run_all(pages[nb.stem], nb, repo / "notebooks" / nb.name)
         except Exception as exc:  # reported by that lesson's test
             results[nb.stem] = exc
     deadline = time.monotonic() + 180
@@ -170,7 +201,20 @@ def runs(lab, browser):
             results[stem]["first_image_visible"] = images.first.is_visible()
         page.screenshot(path=str(SCREENSHOTS / f"{stem}.png"))
         page.close()
+        if isinstance(results[stem], dict):
+            results[stem]["opened"] = opened[stem]
     return results
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_opening_a_lesson_does_not_modify_it(runs, notebook):
+    state = runs[notebook.stem]
+    if isinstance(state, Exception):
+        raise state
+    opened = state["opened"]
+    assert opened["dirty"] == 0, "JupyterLab marked the lesson modified on opening: rebuild it (workshop.py notebooks)"
+    assert opened["saved"], "Ctrl+S did not save the lesson"
+    assert opened["same_bytes"], "saving the unchanged lesson changed the file (git status would show it)"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
@@ -184,3 +228,6 @@ def test_lesson_runs_in_jupyterlab(runs, notebook):
     assert state["images"] >= 1, "no picture rendered"
     assert state["loaded"] == state["images"], f"{state['images'] - state['loaded']} images did not load"
     assert state["first_image_visible"]
+    assert not state["news"], "the news pop-up is shown: lab-settings/overrides.json was not applied"
+    assert state["min_scale"] >= MIN_IMAGE_SCALE, (
+        f"a picture is shown at {state['min_scale']:.2f} of its size: its text is too small to read")

@@ -26,7 +26,8 @@ def test_project_address_is_consistent():
 def test_binder_badge_opens_the_lessons_in_jupyterlab():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder_url()})" in readme
-    assert binder_url().endswith("?urlpath=lab/tree/notebooks")
+    assert binder_url().endswith("?urlpath=lab/tree/notebooks/01_autograd_graph.ipynb")  # lesson 01, not the Launcher
+    assert (ROOT / "notebooks" / "01_autograd_graph.ipynb").is_file()
     assert (ROOT / "environment.yml").exists() and (ROOT / "notebooks").is_dir()
 
 

@@ -23,7 +23,7 @@ def test_uses_only_the_standard_library():
 def test_help_lists_the_commands():
     out = subprocess.run([sys.executable, str(ROOT / "workshop.py"), "help"], capture_output=True, text=True)
     assert out.returncode == 0
-    for command in ("lab", "test", "notebooks", "preflight", "setup"):
+    for command in ("lab", "test", "notebooks", "preflight", "setup", "site"):
         assert f"python3 workshop.py {command}" in out.stdout
     bad = subprocess.run([sys.executable, str(ROOT / "workshop.py"), "nonsense"], capture_output=True, text=True)
     assert bad.returncode == 2
@@ -89,3 +89,36 @@ def test_ci_runs_the_readme_test_command():
     assert "python3 workshop.py lab" in readme and "python3 workshop.py test" in readme
     commands = [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))]
     assert commands == ["python3 workshop.py test"]
+
+
+def test_lab_settings_are_installed_once_and_turn_off_the_news_pop_up(tmp_path):
+    import json
+
+    overrides = json.loads(workshop.LAB_SETTINGS.read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"] == {"checkForUpdates": False,
+                                                                        "fetchNews": "false"}
+    workshop.ensure_lab_settings(tmp_path)
+    installed = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert installed.read_bytes() == workshop.LAB_SETTINGS.read_bytes()
+    before = installed.stat().st_mtime_ns
+    workshop.ensure_lab_settings(tmp_path)  # already there: not rewritten
+    assert installed.stat().st_mtime_ns == before
+    # Binder's postBuild installs the same file
+    assert "lab-settings/overrides.json" in (ROOT / "postBuild").read_text()
+
+
+def test_lab_opens_on_lesson_01(monkeypatch):
+    calls = []
+    monkeypatch.setattr(workshop, "setup", lambda **k: None)
+    monkeypatch.setattr(workshop, "run", lambda args: calls.append(args) or 0)
+    assert workshop.main(["lab"]) == 0
+    assert "--LabApp.default_url=/lab/tree/notebooks/01_autograd_graph.ipynb" in calls[0]
+    assert (ROOT / workshop.FIRST_LESSON).is_file()
+
+
+def test_site_builds_with_the_site_script(monkeypatch):
+    calls = []
+    monkeypatch.setattr(workshop, "setup", lambda **k: None)
+    monkeypatch.setattr(workshop, "run", lambda args: calls.append(args) or 0)
+    assert workshop.main(["site"]) == 0
+    assert calls[0][1:] == ["tools/build_site.py"] and (ROOT / "tools" / "build_site.py").is_file()
