@@ -304,6 +304,19 @@ def test_count_engine_calls_counts_backward_and_grad_and_restores_the_engine():
     assert autograd._engine_run_backward is original
 
 
+def test_count_engine_calls_falls_back_to_the_public_functions(monkeypatch):
+    import torch.autograd as autograd
+
+    monkeypatch.delattr(autograd, "_engine_run_backward")
+    backward, grad = autograd.backward, autograd.grad
+    a = torch.ones(3, requires_grad=True)
+    with count_engine_calls() as calls:
+        (a * 2).sum().backward()
+        torch.autograd.grad((a * 3).sum(), a)
+    assert calls.kinds == ["backward", "grad"]
+    assert (autograd.backward, autograd.grad) == (backward, grad)
+
+
 def test_counted_counts_evaluations_and_backward_passes_through_f():
     f = Counted(lambda x, y: (x * y).sum())
     x, y = torch.ones(2, requires_grad=True), torch.ones(2, requires_grad=True)

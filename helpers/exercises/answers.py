@@ -374,24 +374,41 @@ class EngineCalls:
 
 @contextlib.contextmanager
 def count_engine_calls() -> Iterator[EngineCalls]:
-    """Count the runs of the autograd engine inside the block (``backward()`` and ``autograd.grad``
-    both go through ``torch.autograd._engine_run_backward``, which is wrapped for the block only and
-    restored afterwards)."""
+    """Count the runs of the autograd engine inside the block. ``Tensor.backward()``,
+    ``autograd.backward`` and ``autograd.grad`` all go through ``torch.autograd._engine_run_backward``
+    (torch 2.x), which is wrapped for the block only and restored afterwards; where a torch version
+    lacks it, ``autograd.backward`` and ``autograd.grad`` themselves are wrapped."""
     import torch.autograd as autograd
 
     calls = EngineCalls()
-    original = autograd._engine_run_backward
+    if hasattr(autograd, "_engine_run_backward"):
+        original = autograd._engine_run_backward
 
-    def counting(t_outputs, *args, **kwargs):
-        accumulate = kwargs.get("accumulate_grad", args[-1] if args else True)
-        calls.kinds.append("backward" if accumulate else "grad")
-        return original(t_outputs, *args, **kwargs)
+        def counting(t_outputs, *args, **kwargs):
+            accumulate = kwargs.get("accumulate_grad", args[-1] if args else True)
+            calls.kinds.append("backward" if accumulate else "grad")
+            return original(t_outputs, *args, **kwargs)
 
-    autograd._engine_run_backward = counting
+        patches = {"_engine_run_backward": counting}
+    else:  # a torch version without it (tested by deleting it)
+        def wrap(name: str, kind: str):
+            fn = getattr(autograd, name)
+
+            def counted(*args, **kwargs):
+                calls.kinds.append(kind)
+                return fn(*args, **kwargs)
+
+            return counted
+
+        patches = {"backward": wrap("backward", "backward"), "grad": wrap("grad", "grad")}
+    saved = {name: getattr(autograd, name) for name in patches}
+    for name, fn in patches.items():
+        setattr(autograd, name, fn)
     try:
         yield calls
     finally:
-        autograd._engine_run_backward = original
+        for name, fn in saved.items():
+            setattr(autograd, name, fn)
 
 
 class Counted:

@@ -190,8 +190,8 @@ def _check_06_3(answer: Any) -> str:
             if _all_close(got, plain):
                 raise Hint("nothing is flipped: the gradient f sends to x must be negated.")
             if run == "existing" and _all_close(_grads(g), two):
-                raise Hint("g's existing gradients were overwritten: accumulate into .grad (add), as "
-                           "backward() does.")
+                raise Hint("g's existing gradients were overwritten or cleared (zero_grad?): accumulate "
+                           "into .grad (add), as backward() does.")
             raise Hint("g's gradients differ from the two passes': flip the gradient f sends to x, keep "
                        "y's, with one pass through f.")
         if run == "fresh" and any(t is not None for t in got_theta):
