@@ -103,7 +103,7 @@ def _check_08_3(answer: Any) -> str:
         raise Hint(f"flip(x) must return a tensor, got {type(out).__name__}.")
     if out.shape != t.shape or not close(out.detach(), t):
         raise Hint("in the forward pass flip(x) must return x's values unchanged.")
-    if out.grad_fn is None:
+    if not out.requires_grad:
         raise Hint("flip(x) is cut from the graph (detached?): the gradient must flow, negated.")
     with torch.enable_grad():
         (out * weights).sum().backward()
@@ -119,6 +119,6 @@ def _check_08_3(answer: Any) -> str:
                        "forward(x) and a separate setup_context (as GradReverse does).") from None
         raise Hint(f"under torch.func.grad, flip raised RuntimeError: {str(exc).splitlines()[0]}") from None
     if not close(g, -weights):
-        raise Hint("under torch.func.grad the gradient is not −(incoming gradient): a hook registered "
-                   "on x is not seen there; use an autograd.Function with setup_context, or reverse_grad.")
+        raise Hint("under torch.func.grad the gradient is not −(incoming gradient), though backward() "
+                   "gives it: use an autograd.Function with setup_context, or reverse_grad.")
     return "the identity forward, the negated gradient backward, in both worlds."

@@ -1,0 +1,199 @@
+"""Lesson 08's exercise checks: right answers in several forms pass, wrong ones get the hint that
+names the mistake, and no check touches the global RNG or depends on grad mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.at_scale import ClassicReverse
+from helpers.compute_once import reverse_grad
+from helpers.exercises import check, solution_function
+
+# --- 08.1 -------------------------------------------------------------------------------------------
+
+RIGHT_08_1 = [[4.0, 0.0], (4, 0), torch.tensor([4.0, 0.0]), np.array([4.0, 0.0]),
+              torch.tensor([[4.0], [0.0]], dtype=torch.float64), [4.0000001, 0.0]]
+WRONG_08_1 = [
+    ([0.0, 4.0], "wrong ranks"),
+    ([2.0, 2.0], "should"),
+    ([3.0, 1.0], "no averaging"),
+    ([3.0, 3.0], "still adds"),
+    ([2.0, -2.0], "first backward (l1) is the one that is averaged"),
+    ([1.0, -3.0], "l2's parts alone"),
+    ([5.0, 1.0], "the mean of l1's gradients"),
+    ([4.0], "2"),
+    (4.0, "2"),
+]
+
+
+# --- 08.2 -------------------------------------------------------------------------------------------
+
+def step_reversal(model, a, b, f):
+    x, y = model(a), model(b)
+    f(reverse_grad(x), y).backward()
+
+
+def step_hook(model, a, b, f):
+    x, y = model(a), model(b)
+    x.register_hook(lambda grad: -grad)
+    f(x, y).backward()
+
+
+def step_autograd_grad(model, a, b, f):
+    x, y = model(a), model(b)
+    gx, gy = torch.autograd.grad(f(x, y), [x, y])
+    torch.autograd.backward([x, y], [-gx, gy])
+
+
+def step_one_forward_split(model, a, b, f):
+    x, y = model(torch.cat([a, b])).split(len(a))
+    f(reverse_grad(x), y).backward()
+
+
+def step_two_pass(model, a, b, f):
+    x, y = model(a), model(b)
+    f(x.detach(), y).backward(retain_graph=True)
+    (-f(x, y.detach())).backward()
+
+
+def step_summed(model, a, b, f):
+    x, y = model(a), model(b)
+    (f(x.detach(), y) - f(x, y.detach())).backward()
+
+
+def step_plain(model, a, b, f):
+    x, y = model(a), model(b)
+    f(x, y).backward()
+
+
+def step_all_flipped(model, a, b, f):
+    x, y = model(a), model(b)
+    (-f(x, y)).backward()
+
+
+def step_flip_y(model, a, b, f):
+    x, y = model(a), model(b)
+    f(x, reverse_grad(y)).backward()
+
+
+def step_fresh_forward(model, a, b, f):
+    x, y = model(a), model(b)
+    f(x.detach(), y).backward()
+    x, y = model(a), model(b)
+    (-f(x, y.detach())).backward()
+
+
+def step_no_backward(model, a, b, f):
+    f(reverse_grad(model(a)), model(b))
+
+
+def step_raises(model, a, b, f):
+    raise RuntimeError("boom")
+
+
+RIGHT_08_2 = [step_reversal, step_hook, step_autograd_grad, step_one_forward_split]
+WRONG_08_2 = [
+    (step_two_pass, "f was evaluated 2 times"),
+    (step_summed, "f was evaluated 2 times"),
+    (step_fresh_forward, "the model ran 4 times"),
+    (step_plain, "the gradient through x must be negated"),
+    (step_all_flipped, "the gradient through x must be negated"),
+    (step_flip_y, "wrong sign"),
+    (step_no_backward, "got no gradient"),
+    (step_raises, "ddp_step raised RuntimeError: boom"),
+    ("step_reversal", "give the function itself"),
+]
+
+
+def backward_twice_one_f(model, a, b, f):
+    """One evaluation of f, but two backward passes reaching the parameters (what DDP cannot reduce)."""
+    x, y = model(a), model(b)
+    out = f(x, y)
+    gx, gy = torch.autograd.grad(out, [x, y])
+    x.backward(-gx, retain_graph=True)
+    y.backward(gy)
+
+
+WRONG_08_2.append((backward_twice_one_f, "2 backward passes reached the parameters"))
+
+
+# --- 08.3 -------------------------------------------------------------------------------------------
+
+class SetupContextFlip(torch.autograd.Function):
+    @staticmethod
+    def forward(x):
+        return x.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+def flip_detach_trick(x):
+    return 2 * x.detach() - x  # value x, gradient −1
+
+
+def flip_with_hook(x):
+    """A tensor hook on a view: torch.func.grad runs it too (torch 2.13), so it is a right answer."""
+    x = x.view_as(x)
+    if x.requires_grad:
+        x.register_hook(lambda grad: -grad)
+    return x
+
+
+RIGHT_08_3 = [reverse_grad, lambda x: reverse_grad(x, 1.0), SetupContextFlip.apply, flip_detach_trick,
+              flip_with_hook]
+
+
+WRONG_08_3 = [
+    (ClassicReverse.apply, "setup_context"),
+    (lambda x: x, "passes unchanged"),
+    (lambda x: -x, "forward pass"),
+    (lambda x: x.detach(), "cut from the graph"),
+    (lambda x: reverse_grad(x, 2.0), "minus the incoming gradient"),
+    (lambda x: x.tolist(), "must return a tensor"),
+    (lambda x: reverse_grad(x)[:2], "forward pass"),
+    (reverse_grad(torch.ones(2)), "give the function itself"),
+]
+
+
+CASES_RIGHT = ([("08.1", a) for a in RIGHT_08_1] + [("08.2", a) for a in RIGHT_08_2]
+               + [("08.3", a) for a in RIGHT_08_3])
+CASES_WRONG = ([("08.1", a, h) for a, h in WRONG_08_1] + [("08.2", a, h) for a, h in WRONG_08_2]
+               + [("08.3", a, h) for a, h in WRONG_08_3])
+
+
+def test_counts():
+    for ex in ("08.1", "08.2", "08.3"):
+        assert sum(c[0] == ex for c in CASES_RIGHT) >= 3
+        assert sum(c[0] == ex for c in CASES_WRONG) >= 6
+
+
+@pytest.mark.parametrize("exercise_id, answer", CASES_RIGHT, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES_RIGHT)])
+def test_right_answers_pass(exercise_id, answer):
+    state = torch.get_rng_state()
+    with torch.no_grad():  # the check must not depend on the learner's grad mode
+        feedback = check(exercise_id, answer)
+    assert feedback.correct, repr(feedback)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("exercise_id, answer, hint", CASES_WRONG,
+                         ids=[f"{c[0]}-{c[2][:20]}" for c in CASES_WRONG])
+def test_wrong_answers_get_their_hint(exercise_id, answer, hint):
+    state = torch.get_rng_state()
+    feedback = check(exercise_id, answer)
+    assert not feedback.correct
+    assert hint in feedback.message, feedback.message
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("exercise_id", ["08.1", "08.2", "08.3"])
+def test_solutions_pass(exercise_id):
+    assert check(exercise_id, solution_function(exercise_id)()).correct
