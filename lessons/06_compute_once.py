@@ -273,14 +273,19 @@ def record(case, comparison):
 trainable = small_problem(trainable_f=True)
 
 
+def grad_text(grads):
+    """What a list of .grad attributes holds: None, exact zeros, or how much."""
+    if all(g is None for g in grads):
+        return "None"
+    total = sum(float(g.abs().sum()) for g in grads)
+    return "tensors of zeros" if total == 0 else f"tensors, Σ|grad| = {total:.4g}"
+
+
 def theta_grad_text(method):
     run_method(method, trainable)
     grads = [p.grad for p in trainable.f.parameters()]
     trainable.f.zero_grad(set_to_none=True)
-    if all(g is None for g in grads):
-        return "None"
-    total = sum(float(g.abs().sum()) for g in grads)
-    return "tensors of zeros" if total == 0 else f"tensors, Σ|grad| = {total:.4f}"
+    return grad_text(grads)
 
 
 for name, method in METHODS.items():
@@ -573,10 +578,9 @@ batchnorm_runs = {name: with_batchnorm(method) for name, method in METHODS.items
 one_pass_mean = batchnorm_runs["hook"][0].running_mean
 for name, (bn, _) in batchnorm_runs.items():
     ratio = float((bn.running_mean / one_pass_mean).mean())
-    gamma = bn.weight.grad
-    gamma = "None" if gamma is None else f"Σ|grad| = {float(gamma.abs().sum()):.4f}"
+    affine = grad_text([bn.weight.grad, bn.bias.grad])
     print(f"{name:14} num_batches_tracked = {int(bn.num_batches_tracked)}, "
-          f"running_mean = {ratio:.2f} × one pass's, γ's .grad: {gamma}")
+          f"running_mean = {ratio:.2f} × one pass's, γ and β's .grad: {affine}")
 record("f with BatchNorm (training)", compare_gradients(
     {name: grads for name, (_, grads) in batchnorm_runs.items()}, decimals=4))
 
