@@ -7,20 +7,29 @@ pop-up (the project's ``lab-settings/overrides.json`` turns it off), every cell 
 (graphs, plots) loaded as images and not shrunk below legibility. One screenshot per lesson goes to
 ``artifacts/screenshots/``.
 
+The static site (``tools/build_site.py``) is built, served on 127.0.0.1 and opened page by page:
+every image loads and has alternative text, every internal link (and its anchor) resolves, and each
+lesson links to the previous and the next one.
+
 Needs Debian's Chromium at /usr/bin/chromium (``python3 workshop.py test`` installs it where it can);
 skipped without it, except in CI (``CI`` set), where a missing browser is a failure.
 """
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -231,3 +240,75 @@ def test_lesson_runs_in_jupyterlab(runs, notebook):
     assert not state["news"], "the news pop-up is shown: lab-settings/overrides.json was not applied"
     assert state["min_scale"] >= MIN_IMAGE_SCALE, (
         f"a picture is shown at {state['min_scale']:.2f} of its size: its text is too small to read")
+
+
+# --- the static site ----------------------------------------------------------------------------
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The static site, freshly built by tools/build_site.py and served on 127.0.0.1."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import build_site
+
+    build_site.build()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(build_site.SITE)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+SITE_JS = """() => ({
+  images: [...document.querySelectorAll('article img')].map(i => ({
+    src: i.getAttribute('src'), loaded: i.complete && i.naturalWidth > 0, alt: i.getAttribute('alt') || ''})),
+  links: [...document.querySelectorAll('a[href]')].map(a => a.href).filter(h => h.startsWith(location.origin)),
+  next: (document.querySelector('.md-footer__link--next') || {}).href || null,
+  prev: (document.querySelector('.md-footer__link--prev') || {}).href || null,
+})"""
+
+
+def test_site_shows_every_lesson_with_its_pictures_and_links_that_resolve(site, browser):
+    stems = [nb.stem for nb in NOTEBOOKS]
+    urls = [f"{site}/"] + [f"{site}/{stem}/" for stem in stems]
+    html_of: dict[str, str] = {}
+
+    def fetch(url: str) -> str:
+        if url not in html_of:
+            with urllib.request.urlopen(url, timeout=10) as reply:
+                html_of[url] = reply.read().decode("utf-8", "replace")
+        return html_of[url]
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = []
+    for i, url in enumerate(urls):
+        reply = page.goto(url, wait_until="load")
+        assert reply is not None and reply.ok, f"{url}: {reply and reply.status}"
+        state = page.evaluate(SITE_JS)
+        for img in state["images"]:
+            if not img["loaded"]:
+                problems.append(f"{url}: image {img['src']} did not load")
+            if not img["alt"].strip():
+                problems.append(f"{url}: image {img['src']} has no alternative text")
+        if i > 0:  # a lesson: its pictures are there, and it links to its neighbours
+            stored = json.loads(NOTEBOOKS[i - 1].read_text())
+            pictures = sum("image/png" in o.get("data", {}) for c in stored["cells"] for o in c.get("outputs", []))
+            assert len(state["images"]) == pictures, f"{url}: {len(state['images'])} images, {pictures} stored"
+            assert state["prev"] == urls[i - 1], f"{url}: previous link {state['prev']}"
+            assert state["next"] == (urls[i + 1] if i + 1 < len(urls) else None), f"{url}: next {state['next']}"
+        for link in sorted(set(state["links"])):
+            target, _, anchor = link.partition("#")
+            try:
+                text = fetch(target)
+            except OSError as exc:
+                problems.append(f"{url}: link {link} does not resolve ({exc})")
+                continue
+            if anchor and not re.search(rf'id="{re.escape(urllib.parse.unquote(anchor))}"', text):
+                problems.append(f"{url}: link {link}: no element with that id")
+    page.close()
+    assert not problems, "\n".join(problems[:20])

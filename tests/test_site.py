@@ -101,3 +101,14 @@ def test_mkdocs_config_reads_the_prepared_folder_and_executes_nothing():
     assert "docs_dir: artifacts/site-docs" in text and "site_dir: artifacts/site" in text
     assert "execute: false" in text and "navigation.footer" in text and "font: false" in text
     assert build_site.DOCS == ROOT / "artifacts" / "site-docs"
+
+
+def test_the_site_script_needs_no_pytorch():
+    """The Pages workflow installs only the site generator's packages."""
+    import subprocess
+
+    code = "import sys, build_site; assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tools", capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+    workflow = (ROOT / ".github" / "workflows" / "pages.yml").read_text()
+    assert "python tools/build_site.py" in workflow and "path: artifacts/site" in workflow

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import base64
 import html
+import importlib.util
 import os
 import re
 import shutil
@@ -39,8 +40,19 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from helpers.project import BRANCH, REPO_URL, binder_url, colab_url  # noqa: E402
+
+
+def _project():
+    """helpers/project.py alone, without the helpers package (which needs PyTorch): the Pages
+    workflow installs only the site generator."""
+    spec = importlib.util.spec_from_file_location("workshop_project", ROOT / "helpers" / "project.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_p = _project()
+BRANCH, REPO_URL, binder_url, colab_url = _p.BRANCH, _p.REPO_URL, _p.binder_url, _p.colab_url
 
 CONFIG = ROOT / "mkdocs.yml"
 DOCS = ROOT / "artifacts" / "site-docs"  # mkdocs.yml's docs_dir
