@@ -31,8 +31,9 @@
 # - `grad_outputs` for non-scalar outputs (vector–Jacobian products), `allow_unused` and
 #   `materialize_grads`, and `backward(inputs=...)`;
 # - `create_graph=True` for gradients of gradients: a WGAN-GP gradient penalty, checked numerically;
-# - the seed question's "one possibility": `autograd.grad` to intermediate tensors, then
-#   `autograd.backward` — and the graphs on which its two calls collide.
+# - the seed question's "one possibility" (`autograd.grad`, then `.grad` by hand) with one
+#   evaluation of `f`: `autograd.grad` to intermediate tensors, then `autograd.backward` — and the
+#   graphs on which its two calls collide.
 #
 # Time: about 35 minutes. Builds on [03 · retain_graph](03_retain_graph.ipynb).
 
@@ -75,8 +76,8 @@ seed_everything(0)
 # %%
 w = torch.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
 
-(g,) = torch.autograd.grad((w ** 2).sum(), w)
-print("returned gradient:", fmt(g), "| w.grad after autograd.grad:", w.grad)
+(grad,) = torch.autograd.grad((w ** 2).sum(), w)
+print("returned gradient:", fmt(grad), "| w.grad after autograd.grad:", w.grad)
 
 (w ** 2).sum().backward()
 (w ** 2).sum().backward()
@@ -98,12 +99,14 @@ w.grad = None
 w = torch.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
 h = w * 2
 h.retain_grad()
+# print(...) returns None, so `print(...) or -grad` prints, then returns -grad
 h.register_hook(lambda grad: print("  the hook on h runs, gets", fmt(grad)) or -grad)
-handle = w.register_hook(lambda grad: print("  the hook on w (the input) runs, gets", fmt(grad)))
+handle = w.register_hook(
+    lambda grad: print("  the hook on w (the input) runs, gets", fmt(grad)) or grad * 10)
 loss = (h ** 2).sum()
 
-(g,) = torch.autograd.grad(loss, w)
-print("returned:", fmt(g), "= -2 · 2h (the hook flipped it) | w.grad:", w.grad)
+(grad,) = torch.autograd.grad(loss, w)
+print("returned:", fmt(grad), "= 10 · (-2 · 2h): both hooks acted | w.grad:", w.grad)
 print("h.grad  :", fmt(h.grad), "(filled by retain_grad, after the hook)")
 with expect_error(RuntimeError, contains="backward through the graph a second time"):
     torch.autograd.grad(loss, w)  # the first call freed the saved tensors
@@ -111,7 +114,8 @@ handle.remove()
 
 # %% [markdown]
 # 1. **Tensor hooks run**: the hook on `h` ran, and its result is what flowed on to `w`. A hook on an
-#    input itself (`w`) runs too, since PyTorch 2.0.
+#    input itself (`w`) runs too, since PyTorch 2.0, and what it returns is what `autograd.grad`
+#    returns: here 10 times the flipped gradient.
 # 2. **`retain_grad()` non-leaves get `.grad`**: `h.grad` was filled (with the gradient after the hook).
 #    Only *leaves* keep their `.grad` untouched.
 # 3. **The saved tensors are freed**, as after `backward()` (lesson 03): a second call fails.
@@ -133,13 +137,13 @@ print("twice, the first with retain_graph=True:", fmt(g1), fmt(g2))
 # %%
 def accumulate_grads(params, grads):
     """Add grads into p.grad the way backward() does."""
-    for p, g in zip(params, grads):
-        if g is None:
+    for p, grad in zip(params, grads):
+        if grad is None:
             continue  # this parameter did not take part
         if p.grad is None:
-            p.grad = g.detach().clone()
+            p.grad = grad.detach().clone()
         else:
-            p.grad += g.detach()
+            p.grad += grad.detach()
 
 
 def make_model():
@@ -151,38 +155,34 @@ x = torch.randn(16, 4, generator=torch.Generator().manual_seed(0)).to(device)
 y = torch.randn(16, 1, generator=torch.Generator().manual_seed(1)).to(device)
 loss_fn = nn.MSELoss()
 
-# Route 1: backward() and an optimizer step, two mini-batches accumulated
+# Route 1: backward(), two mini-batches accumulated
 model_a = make_model()
-opt_a = torch.optim.SGD(model_a.parameters(), lr=0.1)
 for xb, yb in ((x[:8], y[:8]), (x[8:], y[8:])):
     loss_fn(model_a(xb), yb).backward()
-opt_a.step()
 
-# Route 2: autograd.grad, written into .grad by hand, then the same step
+# Route 2: autograd.grad, written into .grad by hand
 model_b = make_model()
-opt_b = torch.optim.SGD(model_b.parameters(), lr=0.1)
 params_b = list(model_b.parameters())
 for xb, yb in ((x[:8], y[:8]), (x[8:], y[8:])):
     grads = torch.autograd.grad(loss_fn(model_b(xb), yb), params_b)
     accumulate_grads(params_b, grads)
-opt_b.step()
 
-compare_gradients({"backward() route": {n: p.detach() for n, p in model_a.named_parameters()},
-                   "by-hand route": {n: p.detach() for n, p in model_b.named_parameters()}})
+compare_gradients({"backward() route": collect_grads(model_a),
+                   "by-hand route": collect_grads(model_b)})
 
 # %% [markdown]
-# The table compares the *parameters after the step*: they agree (max |Δ| = 0 to the 6 decimals
-# shown; on the CPU they are bitwise equal, as the same additions happen in the same order). What goes wrong if you **assign**
-# instead of accumulating (`p.grad = g`)? The second mini-batch overwrites the first:
+# The table compares the two routes' `.grad`: they agree (max |Δ| = 0 to the 6 decimals shown), so
+# any optimizer step taken from them is the same too. What goes wrong if you **assign** instead of
+# accumulating (`p.grad = grad`)? The second mini-batch overwrites the first:
 
 # %%
 model_c = make_model()
 params_c = list(model_c.parameters())
 for xb, yb in ((x[:8], y[:8]), (x[8:], y[8:])):
-    for p, g in zip(params_c, torch.autograd.grad(loss_fn(model_c(xb), yb), params_c)):
-        p.grad = g  # wrong: forgets the first mini-batch
+    for p, grad in zip(params_c, torch.autograd.grad(loss_fn(model_c(xb), yb), params_c)):
+        p.grad = grad  # wrong: forgets the first mini-batch
 compare_gradients({"backward()": collect_grads(model_a),
-                   "assigning p.grad = g": collect_grads(model_c)}, decimals=4)
+                   "assigning p.grad = grad": collect_grads(model_c)}, decimals=4)
 
 # %% [markdown]
 # ## 3. Non-scalar outputs: `grad_outputs` and vector–Jacobian products
@@ -248,8 +248,10 @@ for name, p in model_d.named_parameters():
 # ## 6. Gradients of gradients: a gradient penalty
 #
 # With `create_graph=True` autograd records the backward pass too, so the gradient is itself the output
-# of a graph. For `z³` the gradient 3z² is built from the operations of `PowBackward0`'s backward, and
-# differentiating it again gives the second derivative 6z (at z = 3: 27 and 18):
+# of a graph. For `z³`, `PowBackward0`'s backward formula computes 3z² as `grad · 3 · z.pow(2)`, and
+# those operations are recorded: the `PowBackward0` in `dz`'s graph below is a **new** node, made by
+# that `z.pow(2)`, not the node of `z³`. Differentiating `dz` again gives the second derivative 6z
+# (at z = 3: 27 and 18):
 
 # %%
 z = torch.tensor(3.0, device=device, requires_grad=True)
@@ -267,8 +269,8 @@ draw_graph(dz, {"z": z, "dz³/dz": dz})
 def gradient_penalty(critic, real, fake, t):
     x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
     # create_graph=True: the gradient is itself differentiable
-    (g,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
-    return ((g.norm(2, dim=1) - 1) ** 2).mean()
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return ((grad.norm(2, dim=1) - 1) ** 2).mean()
 
 
 seed_everything(3)
@@ -284,7 +286,9 @@ print("penalty:", fmt(penalty),
 
 # %% [markdown]
 # Is that second-order gradient right? `torch.autograd.gradcheck` compares it with finite differences
-# (in float64) for every entry of the first layer's weight:
+# (in float64) for every entry of the first layer's weight. It takes a *function* and the tensors to
+# nudge, and the weight is a parameter inside `critic`; so the cell rebuilds the critic's forward pass
+# as a function of a weight tensor `W` (same bias, same second layer) and checks that:
 
 # %%
 W0 = critic[0].weight.detach().clone().requires_grad_(True)
@@ -303,11 +307,12 @@ print("gradcheck:", torch.autograd.gradcheck(penalty_as_function_of_W0, (W0,)))
 #
 # The question this workshop is built on: `x = g(a)` and `y = g(b)` come from a shared module `g`;
 # we want the gradients of `l1 = f(x.detach(), y)` **plus** those of `l2 = −f(x, y.detach())`, without
-# evaluating `f` twice. Its asker suggested: compute `f(x, y)` once, take its gradients with respect to
-# `x` and `y` with `autograd.grad`, and push them on into `g` yourself — `+∂f/∂y` through `y` (that is
-# `l1`) and `−∂f/∂x` through `x` (that is `l2`). `torch.autograd.backward(tensors, grad_tensors)` does
-# the pushing. Here with the seed's own numbers: a 1 × 1 linear `g` with weight 1, inputs 1 and 2,
-# `f = |x − y|`.
+# evaluating `f` twice. The asker mentions "one possibility": to "manually call autograd.grad and
+# update the w.grad field of each nn.Parameter w". One way to make that work with a single evaluation
+# of `f`: compute `f(x, y)` once, take its gradients with respect to `x` and `y` with `autograd.grad`,
+# and push them on into `g` yourself — `+∂f/∂y` through `y` (that is `l1`) and `−∂f/∂x` through `x`
+# (that is `l2`). `torch.autograd.backward(tensors, grad_tensors)` does the pushing. Here with the
+# seed's own numbers: a 1 × 1 linear `g` with weight 1, inputs 1 and 2, `f = |x − y|`.
 
 # %%
 show_source(seed_example)
@@ -381,7 +386,7 @@ print("retain_graph=True, then push : weight grad", fmt(g.weight.grad),
 # | use this | when | remember |
 # |---|---|---|
 # | `torch.autograd.grad(out, inputs)` | you want gradients as values (to inspect, transform, combine) | returns a tuple; leaves' `.grad` untouched, but hooks run, `retain_grad()` non-leaves get `.grad`, saved tensors are freed unless `retain_graph=True` |
-# | `p.grad = g` / `p.grad += g` | feeding hand-made gradients to an optimizer | accumulate: create if `None`, add otherwise |
+# | `p.grad = grad` / `p.grad += grad` | feeding hand-made gradients to an optimizer | accumulate: create if `None`, add otherwise |
 # | `grad_outputs=u` | the output is not a scalar | computes the vector–Jacobian product `uᵀJ` |
 # | `allow_unused=True` / `materialize_grads=True` | some inputs may not take part | `None` or zeros for them; `materialize_grads` PyTorch 2.1+ |
 # | `backward(inputs=[...])` | accumulate into some leaves only | PyTorch 1.8+ |

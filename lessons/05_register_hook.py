@@ -83,35 +83,38 @@ def run(hook):
 
 
 seen = []
-print("inspect (returns None):", fmt(run(lambda g: seen.append(g.clone()))),
+print("inspect (returns None):", fmt(run(lambda grad: seen.append(grad.clone()))),
       "| the hook saw", fmt(seen[0]))
-print("scale by 0.1          :", fmt(run(lambda g: g * 0.1)))
-print("clip to [-5, 5]       :", fmt(run(lambda g: g.clamp(-5, 5))))
-print("replace by ones       :", fmt(run(lambda g: torch.ones_like(g))))
+print("scale by 0.1          :", fmt(run(lambda grad: grad * 0.1)))
+print("clip to [-5, 5]       :", fmt(run(lambda grad: grad.clamp(-5, 5))))
+print("replace by ones       :", fmt(run(lambda grad: torch.ones_like(grad))))
 
 # %% [markdown]
 # ## 2. Leaves, non-leaves, order, `.grad` and `retain_grad()`
 #
 # Hooks on one tensor run in the order they were registered, each receiving what the previous one
 # returned. On a **non-leaf** with `retain_grad()`, `.grad` stores the gradient *after* all hooks,
-# whenever `retain_grad()` was called — since PyTorch 2.0
-# ([pytorch/pytorch#85849](https://github.com/pytorch/pytorch/pull/85849); the autograd notes,
-# ["Backward Hooks execution"](https://pytorch.org/docs/stable/notes/autograd.html#backward-hooks-execution),
-# give the order); before 2.0, `.grad` could miss what hooks registered after `retain_grad()` returned. On a **leaf**, hooks run before the gradient is added into `.grad`.
+# whether `retain_grad()` was called before or after registering them (PyTorch 2.0+; the autograd
+# notes give the order). On a **leaf**, hooks run before the gradient is added into `.grad`.
+#
+# (Before 2.0, `.grad` missed the changes made by hooks registered after `retain_grad()`. Links:
+# [pytorch/pytorch#85849](https://github.com/pytorch/pytorch/pull/85849),
+# ["Backward Hooks execution"](https://pytorch.org/docs/stable/notes/autograd.html#backward-hooks-execution).)
 
 # %%
 a = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
 h = a * 3
 h.retain_grad()                                            # called first …
-h.register_hook(lambda g: print("hook 1 gets", fmt(g)) or g * 10)
-h.register_hook(lambda g: print("hook 2 gets", fmt(g)) or g + 1)  # sees hook 1's result
+# print(...) returns None, so `print(...) or grad * 10` prints, then returns grad * 10
+h.register_hook(lambda grad: print("hook 1 gets", fmt(grad)) or grad * 10)
+h.register_hook(lambda grad: print("hook 2 gets", fmt(grad)) or grad + 1)  # gets hook 1's result
 h.sum().backward()
 print("h.grad (after both hooks):", fmt(h.grad), "| a.grad = 3 · 11:", fmt(a.grad))
 
 # %%
 a.grad = torch.full_like(a, 100.0)                         # an existing gradient on the leaf
-handle = a.register_hook(lambda g: print("leaf hook gets", fmt(g), "(the new gradient only)")
-                         or g * 2)
+handle = a.register_hook(lambda grad: print("leaf hook gets", fmt(grad), "(the new gradient only)")
+                         or grad * 2)
 (a * 1).sum().backward()
 print("a.grad = 100 + 2 · 1:", fmt(a.grad))
 handle.remove()
@@ -125,7 +128,7 @@ handle.remove()
 # %%
 param = torch.tensor([1.0], device=device, requires_grad=True)
 for step in range(1, 5):
-    param.register_hook(lambda g: g * 2)  # BUG: one more hook every step
+    param.register_hook(lambda grad: grad * 2)  # BUG: one more hook every step
     param.grad = None
     (param * 1).sum().backward()
     print(f"step {step}: gradient {fmt(param.grad)}  (expected 2.0)")
@@ -137,7 +140,7 @@ for step in range(1, 5):
 # %%
 param = torch.tensor([1.0], device=device, requires_grad=True)
 for step in range(1, 5):
-    handle = param.register_hook(lambda g: g * 2)
+    handle = param.register_hook(lambda grad: grad * 2)
     param.grad = None
     (param * 1).sum().backward()
     handle.remove()
@@ -151,18 +154,19 @@ for step in range(1, 5):
 param = torch.tensor([1.0], device=device, requires_grad=True)
 for step in range(1, 4):
     h = param * 1                       # a new non-leaf tensor every step
-    h.register_hook(lambda g: g * 2)
+    h.register_hook(lambda grad: grad * 2)
     param.grad = None
     h.sum().backward()
     print(f"step {step}: gradient {fmt(param.grad)}")
 
 # %% [markdown]
 # But a hook lives as long as its tensor (on a non-leaf, as long as the graph node it is attached to):
-# **every** later backward that passes through the tensor calls it again. The seed's accepted answer
-# (lesson 06) is `x.register_hook(lambda g: -g)` on `x = g(a)`, then `f(x, y).backward()`, with the
-# seed's numbers from lesson 04 (`f = |x − y|`, weight 1, `a = 1`, `b = 2`; `seed_example` and
-# `abs_difference` in the helpers). Use `x` again afterwards — here in a regulariser `(x²).sum()`
-# that should train `g` normally — and the forgotten hook flips that too:
+# **every** later backward that passes through the tensor calls it again. The seed's accepted
+# answer (lesson 06) is `x.register_hook(lambda grad: -grad)` on `x = g(a)`, then
+# `f(x, y).backward()`, with the seed's numbers from lesson 04 (`f = |x − y|`, weight 1, `a = 1`,
+# `b = 2`; `seed_example` and `abs_difference` in the helpers). Use `x` again afterwards — here in
+# a regulariser `(x²).sum()` that should train `g` normally, with weight gradient 2x · a (= 2, as
+# x = a = 1 in the seed's example) — and the forgotten hook flips that too:
 
 # %%
 g, a, b = seed_example(device)
@@ -172,7 +176,7 @@ abs_difference(x, y).backward(retain_graph=True)   # keep g's saved tensors for 
 print("f(x, y).backward()   : weight grad", fmt(g.weight.grad), "(3, as wanted)")
 
 g.weight.grad = None
-(x ** 2).sum().backward(retain_graph=True)         # later: should give 2x · a = 2
+(x ** 2).sum().backward(retain_graph=True)         # later: should give 2x · a = 2 (x = a = 1)
 print("later (x²).backward(): weight grad", fmt(g.weight.grad), "← flipped: the hook is still on x")
 
 handle.remove()
@@ -214,7 +218,7 @@ x, y = x_and_y()
 print("wanted : -df/dx + dr/dx =", fmt(x.grad))
 
 x, y = x_and_y()
-x.register_hook(lambda g: -g)
+x.register_hook(lambda grad: -grad)
 (f(x, y) + r(x)).backward()
 print("hook   : -(df/dx + dr/dx) =", fmt(x.grad), "← the regulariser is flipped too")
 
@@ -340,8 +344,9 @@ layer.register_full_backward_hook(lambda module, gin, gout: seen.update(gin=gin,
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     layer(inp).sum().backward()
-print("grad_input:", seen["gin"], "| grad_output shapes:", [tuple(g.shape) for g in seen["gout"]])
-print("warning:", str(caught[0].message).split(" since")[0])
+print("grad_input:", seen["gin"],
+      "| grad_output shapes:", [tuple(grad.shape) for grad in seen["gout"]])
+print("warning:", str(caught[0].message).split(". See")[0])  # without the link to the docs
 
 # %% [markdown]
 # ## Summary
@@ -371,9 +376,10 @@ def clip_hook(limit):
 check("05.1", clip_hook)
 
 # %% [markdown]
-# **05.2** A parameter gets `param.register_hook(lambda g: g * 3)` at the start of each of 3 training
-# steps (and the hooks are never removed). Each step resets `param.grad` to `None` and backpropagates a
-# loss whose plain gradient is 1. What is `param.grad` after the **third** step? Give a number.
+# **05.2** A parameter gets `param.register_hook(lambda grad: grad * 3)` at the start of each of 3
+# training steps (and the hooks are never removed). Each step resets `param.grad` to `None` and
+# backpropagates a loss whose plain gradient is 1. What is `param.grad` after the **third** step?
+# Give a number.
 
 # %%
 answer = None
