@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from helpers.exercises import Hint, exercise
-from helpers.exercises.answers import as_function, as_number
+from helpers.exercises.answers import as_function, as_number, build_module, call, generator, learner_code
 
 
 def _graph_nodes(t: torch.Tensor) -> list[Any]:
@@ -33,22 +33,20 @@ def _uses_function(t: torch.Tensor, name: str | None = None) -> bool:
 
 
 def _heads(gen: torch.Generator) -> tuple[nn.Module, nn.Module, nn.Module]:
-    g = nn.Sequential(nn.Linear(2, 5), nn.Tanh())
-    c = nn.Linear(5, 1)
-    d = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 1))
-    with torch.no_grad():
-        for m in (g, c, d):
-            for p in m.parameters():
-                p.copy_(torch.randn(p.shape, generator=gen))
+    """Small g, c and d in float64, drawn from ``gen`` (the global RNG is left alone)."""
+    g = build_module(lambda: nn.Sequential(nn.Linear(2, 5), nn.Tanh()).double(), gen)
+    c = build_module(lambda: nn.Linear(5, 1).double(), gen)
+    d = build_module(lambda: nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 1)).double(), gen)
     return g, c, d
 
 
 def _losses(h: torch.Tensor, h_for_d: torch.Tensor, c: nn.Module, d: nn.Module
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """A label loss on the first half of ``h`` and a domain-style loss of ``d`` on ``h_for_d``."""
-    labels = torch.tensor([1.0, -2.0, 0.5])
+    labels = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    weights = torch.tensor([0.7, -1.3, 0.4, 1.1, -0.6, 0.9], dtype=torch.float64)
     loss_c = (c(h[:3]).squeeze(-1) * labels).sum()
-    loss_d = (d(h_for_d).squeeze(-1) * torch.tensor([0.7, -1.3, 0.4, 1.1, -0.6, 0.9])).sum()
+    loss_d = (d(h_for_d).squeeze(-1) * weights).sum()
     return loss_c, loss_d
 
 
@@ -58,15 +56,15 @@ def _grads(*modules: nn.Module) -> list[torch.Tensor]:
 
 
 def _close(got: list[torch.Tensor], want: list[torch.Tensor]) -> bool:
-    return all(torch.allclose(u, v, rtol=1e-5, atol=1e-6) for u, v in zip(got, want))
+    return all(torch.allclose(u.double(), v, rtol=1e-6, atol=1e-9) for u, v in zip(got, want))
 
 
 @exercise("07.1", "a branch-local hook instead of a reversal function")
 def _check_07_1(answer: Any) -> str:
     as_function(answer, "07.1", "domain_input")
-    gen = torch.Generator().manual_seed(7)
-    x = torch.randn(6, 2, generator=gen)
-    lam = 0.37
+    gen = generator()
+    x = torch.randn(6, 2, generator=gen, dtype=torch.float64)
+    lam = 0.2 + 0.6 * float(torch.rand((), generator=gen, dtype=torch.float64))
     g, c, d = _heads(gen)
     # the reference: two passes, d kept out of the second
     h = g(x)
@@ -79,10 +77,10 @@ def _check_07_1(answer: Any) -> str:
         m.zero_grad(set_to_none=True)
 
     h = g(x)
-    out = answer(h, lam)
+    out = call(answer, h, lam, what="domain_input")
     if not isinstance(out, torch.Tensor):
         raise Hint(f"return the tensor to feed to d, not {type(out).__name__}.")
-    if out.shape != h.shape or not torch.allclose(out, h):
+    if out.shape != h.shape or not torch.allclose(out.double(), h):
         raise Hint("the returned tensor must have h's values: the forward pass is unchanged, only the "
                    "gradient flowing back through it changes.")
     if not out.requires_grad:
@@ -90,7 +88,8 @@ def _check_07_1(answer: Any) -> str:
     if _uses_function(out):
         raise Hint("this exercise asks for a hook (register_hook), not an autograd.Function.")
     loss_c, loss_d = _losses(h, out, c, d)
-    (loss_c + loss_d).backward()
+    with learner_code("your hook (during backward)"):
+        (loss_c + loss_d).backward()
     got_g, got_c, got_d = _grads(g), _grads(c), _grads(d)
     if not _close(got_c, want_c) or not _close(got_d, want_d):
         raise Hint("c's or d's own gradients changed: the hook should only change what flows into g.")
@@ -118,16 +117,18 @@ def _check_reversal(answer: Any, lam: float, gen: torch.Generator) -> None:
     x = torch.randn(4, 3, generator=gen, dtype=torch.float64).requires_grad_(True)
     u = torch.randn(4, 3, generator=gen, dtype=torch.float64)
     v = torch.randn(4, 3, generator=gen, dtype=torch.float64)
-    out = answer(x, lam)
+    out = call(answer, x, lam, what="my_reverse")
     if not isinstance(out, torch.Tensor):
         raise Hint(f"return a tensor (the reversed x), not {type(out).__name__}.")
-    if out.shape != x.shape or not torch.allclose(out.detach(), x.detach()):
+    if out.shape != x.shape or not torch.allclose(out.detach().double(), x.detach()):
         raise Hint("the forward pass must return x's values unchanged (the identity); only the backward "
                    "pass is reversed.")
     if not out.requires_grad:
         raise Hint("the output is cut off from x: return x.view_as(x) or x.clone() in forward, not a "
                    "detached tensor.")
-    (gx,) = torch.autograd.grad((out * u).sum() + (x * v).sum(), [x])
+    with learner_code("your backward"):
+        (gx,) = torch.autograd.grad((out * u).sum() + (x * v).sum(), [x])
+    gx = gx.double()
     want = -lam * u + v
     if torch.allclose(gx, want):
         return
@@ -148,11 +149,11 @@ def _check_reversal(answer: Any, lam: float, gen: torch.Generator) -> None:
 @exercise("07.2", "the λ-scaled gradient reversal")
 def _check_07_2(answer: Any) -> str:
     as_function(answer, "07.2", "my_reverse")
-    gen = torch.Generator().manual_seed(72)
-    for lam in (0.37, 1.0, 2.5):
+    gen = generator()
+    for lam in (0.2 + 0.6 * float(torch.rand((), generator=gen)), 1.0, 2.5):
         _check_reversal(answer, lam, gen)
     x = torch.randn(3, generator=gen, dtype=torch.float64).requires_grad_(True)
-    if _uses_function(answer(x, 0.5), "GradReverse"):
+    if _uses_function(call(answer, x, 0.5, what="my_reverse"), "GradReverse"):
         raise Hint("the exercise asks for your own torch.autograd.Function, not helpers.compute_once's.")
     return "identity forward, −λ × gradient backward, on its own branch only: DANN's reversal layer."
 
