@@ -10,9 +10,9 @@ It times exactly the step functions the lesson teaches (``helpers.dann.STEPS``: 
 the lesson's model (``make_model``) at two sizes. Within one size the two steps run interleaved, round
 after round in a rotating order, after a warm-up, and each one's median is reported; on CUDA every call
 is synchronised. The CPU thread count is pinned (``--threads``, default 1, as in the lesson, whose
-models are too small to gain from more) and printed. It also counts the bytes each step saves for backward (parameters excluded). The last
-line is ``one-pass step time ratio: R``: the one-pass step's median time over the two-pass step's, at
-the largest size.
+models are too small to gain from more) and printed. It also counts the bytes each step saves for
+backward (parameters excluded). The last line is ``one-pass step time ratio: R``: the one-pass step's
+median time over the two-pass step's, at the largest size.
 """
 
 from __future__ import annotations

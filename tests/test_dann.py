@@ -10,9 +10,23 @@ import pytest
 import torch
 
 from helpers.compare import collect_grads, compare_gradients
-from helpers.dann import (STEPS, Domains, History, accuracy, domain_loss, label_loss, lambda_schedule,
-                          make_batches, make_domains, make_model, make_moons, one_pass_step, rotate, train,
-                          two_pass_step)
+from helpers.dann import (
+    STEPS,
+    Domains,
+    History,
+    accuracy,
+    domain_loss,
+    label_loss,
+    lambda_schedule,
+    make_batches,
+    make_domains,
+    make_model,
+    make_moons,
+    one_pass_step,
+    rotate,
+    train,
+    two_pass_step,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

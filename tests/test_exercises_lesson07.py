@@ -8,7 +8,6 @@ import torch
 from helpers.compute_once import reverse_grad
 from helpers.exercises import check, solution_function
 
-
 # --- 07.1: a hook on d's branch only --------------------------------------------------------------
 
 def hook_on_view(h, lam):
