@@ -198,6 +198,7 @@ def test_as_choice_accepts_aliases_and_lists_the_choices():
         assert as_choice(form, choices) == "requires_grad_(False)"
     assert as_choice(torch.no_grad, choices) == "no_grad"
     assert as_choice("torch.no_grad()", ["no_grad", "eval"]) == "no_grad"
+    assert as_choice("No Grad", ["no_grad", "eval"]) == as_choice("no-grad", ["no_grad", "eval"]) == "no_grad"
     for bad in ["freeze", 3, None, ""]:
         with pytest.raises(Hint, match='one of the strings "requires_grad_\\(False\\)", "no_grad"'):
             as_choice(bad, choices)

@@ -242,6 +242,8 @@ WRONG += [
     ("02.3", "eval", "gradients still flow"),
     ("02.3", '"Detach"', "detach() acts on one tensor"),
     ("02.3", "freeze", "one of the strings"),
+    ("02.3", "requires_grad_(True)", "keeps the layer training"),
+    ("02.3", "no grad", "edit the model's forward"),
     ("02.3", 3, "one of the strings"),
     ("02.3", "", "one of the strings"),
 ]
@@ -371,12 +373,22 @@ def _vjp_ones(fn, inp, u):
     return torch.autograd.grad(fn(inp).sum(), inp)[0]
 
 
+def _jacobian_by_rows(fn, inp):
+    inp = inp.detach().requires_grad_(True)
+    out = fn(inp)
+    return torch.stack([torch.autograd.grad(out[i], inp, retain_graph=True)[0] for i in range(out.numel())])
+
+
 def _vjp_jacobian(fn, inp, u):
-    return u @ torch.autograd.functional.jacobian(fn, inp)
+    return u @ _jacobian_by_rows(fn, inp)
 
 
 def _vjp_returns_jacobian(fn, inp, u):
-    return torch.autograd.functional.jacobian(fn, inp)
+    return _jacobian_by_rows(fn, inp)
+
+
+def _vjp_functional(fn, inp, u):
+    return torch.autograd.functional.vjp(fn, inp, u)[1]
 
 
 def _vjp_negated(fn, inp, u):
@@ -464,6 +476,7 @@ WRONG += [
     ("04.2", _vjp_ones, "grad_outputs=u"),
     ("04.2", _vjp_jacobian, "once per row of J"),
     ("04.2", _vjp_returns_jacobian, "the whole Jacobian"),
+    ("04.2", _vjp_functional, "not torch.autograd.functional"),
     ("04.2", _vjp_negated, "sign is flipped"),
     ("04.2", _vjp_value, "you gave 2 numbers"),
     ("04.2", lambda fn, inp, u: torch.tensor([0.9, -2.6, 0.3]), "grad_outputs=u)[0]"),
@@ -508,6 +521,14 @@ def _clip_inplace_no_return(limit):
         g.clamp_(-limit, limit)
 
     return hook
+
+
+def _clip_float64(limit):
+    return lambda g: g.clamp(-limit, limit).double()
+
+
+def _clip_list(limit):
+    return lambda g: g.clamp(-limit, limit).tolist()
 
 
 def _clip_upper_only(limit):
@@ -576,6 +597,8 @@ WRONG += [
     ("05.1", _clip_inplace, "in place"),
     ("05.1", _clip_inplace_no_return, "in place (clamp_) and returns nothing"),
     ("05.1", _clip_upper_only, "below -limit were not clipped"),
+    ("05.1", _clip_float64, "keep the gradient's dtype and shape"),
+    ("05.1", _clip_list, "your hook returns a list"),
     ("05.1", _clip_lower_only, "above limit were not clipped"),
     ("05.1", _clip_abs, "lost its signs"),
     ("05.1", _clip_norm, "norm limit"),

@@ -171,7 +171,7 @@ def _to_tensor(answer: Any, what: str) -> torch.Tensor:
         dtype = parts[0].dtype if len({p.dtype for p in parts}) == 1 else torch.float64
         return torch.stack([p.to(dtype) for p in parts])
     if isinstance(answer, str):
-        raise Hint(f"give {what} as a number, not a string: write it without quotes.")
+        raise Hint(f"give {what} without quotes: it is numeric, not a string.")
     if isinstance(answer, (set, frozenset)):
         raise Hint(f"a set has no order: give {what} as a list, e.g. [1.0, 2.0, 3.0].")
     raise Hint(f"give {what} as numbers (a number, a list or a tensor), not {_kind(answer)}.")
@@ -277,6 +277,10 @@ def normalise_name(name: Any) -> str:
             return key
 
 
+def _key(name: str, loose: bool) -> str:
+    return name.replace("_", "").replace("-", "") if loose else name
+
+
 def as_choice(answer: Any, choices: dict[str, tuple[str, ...]] | list[str], what: str = "the answer") -> str:
     """The choice the answer names. ``choices`` maps each canonical choice to its other accepted
     spellings (all compared through :func:`normalise_name`); a plain list has no other spellings."""
@@ -289,9 +293,10 @@ def as_choice(answer: Any, choices: dict[str, tuple[str, ...]] | list[str], what
         key = normalise_name(answer)
     except TypeError:
         raise Hint(f"answer with one of the strings {listed}.") from None
-    for choice, aliases in choices.items():
-        if key in {normalise_name(c) for c in (choice, *aliases)}:
-            return choice
+    for loose in (False, True):  # exact spelling first; then "no grad", "no-grad", "nograd" too
+        for choice, aliases in choices.items():
+            if _key(key, loose) in {_key(normalise_name(c), loose) for c in (choice, *aliases)}:
+                return choice
     raise Hint(f"answer with one of the strings {listed}.")
 
 

@@ -7,7 +7,17 @@ from typing import Any
 import torch
 
 from helpers.exercises import Hint, exercise
-from helpers.exercises.answers import as_choice, as_floats, as_function, as_tensor, call, close, generator, learner_code
+from helpers.exercises.answers import (
+    as_choice,
+    as_floats,
+    as_function,
+    as_tensor,
+    call,
+    close,
+    generator,
+    learner_code,
+    normalise_name,
+)
 
 
 @exercise("02.1", "gradient of (p * p.detach()).sum()")
@@ -89,6 +99,9 @@ def _check_02_3(answer: Any) -> str:
         "eval": "eval() changes dropout and batch-norm behaviour; gradients still flow and the optimizer "
                 "still updates the layer.",
     }
+    if isinstance(answer, str) and normalise_name(answer).endswith("requires_grad_(true)"):
+        raise Hint("requires_grad_(True) is what parameters already have: it keeps the layer training. "
+                   "Freezing is the opposite call.")
     choice = as_choice(answer, FREEZE_CHOICES)
     if choice == "requires_grad_(False)":
         return ("embedding.requires_grad_(False): its parameters get no .grad, so the optimizer leaves "

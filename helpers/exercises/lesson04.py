@@ -27,9 +27,23 @@ def _check_04_1(answer: Any) -> str:
     raise Hint("autograd.grad *returns* the gradient [2.0, 4.0]; does it write anything into q.grad?")
 
 
+def _names_used(fn: Any) -> set[str]:
+    """Global and attribute names a function's code (and the code nested in it) refers to."""
+    names, todo = set(), [getattr(fn, "__code__", None)]
+    while todo:
+        code = todo.pop()
+        if code is not None:
+            names |= set(code.co_names)
+            todo += [c for c in code.co_consts if isinstance(c, type(code))]
+    return names
+
+
 @exercise("04.2", "a vector-Jacobian product with autograd.grad")
 def _check_04_2(answer: Any) -> str:
     vjp = as_function(answer, "04.2", "vjp")
+    if "functional" in _names_used(vjp):
+        raise Hint("the exercise asks for torch.autograd.grad itself, not torch.autograd.functional "
+                   "(which is built on it): one autograd.grad call with grad_outputs=u.")
     gen = generator()
     A = torch.randn(2, 3, generator=gen)
 

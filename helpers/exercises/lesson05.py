@@ -51,6 +51,13 @@ def _check_05_1(answer: Any) -> str:
                    "elsewhere. Return a clipped copy, g.clamp(-limit, limit), without the trailing _.")
     if out is None:
         raise Hint("the gradient came through unchanged: does your hook *return* the clipped gradient?")
+    if not isinstance(out, torch.Tensor):
+        raise Hint(f"your hook returns a {type(out).__name__}: a hook returns a tensor (or None), which "
+                   "autograd uses in place of the gradient.")
+    if out.dtype != g.dtype or out.shape != g.shape:
+        raise Hint(f"your hook turns a {g.dtype} gradient of shape {tuple(g.shape)} into a {out.dtype} "
+                   f"tensor of shape {tuple(out.shape)}: autograd requires a hook to keep the gradient's "
+                   "dtype and shape.")
     got = as_tensor(out, g.shape, "the hook's result")
     # 2. in a real backward pass
     w = torch.randn(g.numel(), generator=gen).requires_grad_(True)
