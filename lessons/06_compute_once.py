@@ -336,7 +336,7 @@ for name, method in {"two-pass": two_pass, "autograd.grad": grad_then_backward,
 # After the two passes θ moves, on zero gradients; after the other two it does not. Which one you
 # want depends on θ: if θ should not learn from these losses at all, ask backward for `g`'s
 # parameters only — lesson 04's `inputs=`. θ's `.grad` stays `None`, and `g`'s gradients are the
-# two passes':
+# two passes'. (Unlike discarding afterwards, this also keeps whatever θ's `.grad` held before.)
 
 # %%
 def hook_for_g_only(x, y, f, g):
