@@ -64,10 +64,10 @@ from torch.utils.checkpoint import checkpoint
 
 from helpers import (check, collect_grads, expect_error, fmt, format_bytes, saved_tensor_bytes,
                      seed_everything, show_source)
-from helpers.at_scale import (DDP_CORRECT_TWO_PASS, DDP_ONE_PASS, DDP_TWO_PASS_VARIANTS, ClassicReverse,
-                              Table, ddp_experiments, graph_ops, describe_diff, max_abs_diff,
-                              pass_gradients, single_process_reference, two_pass_fresh_forward,
-                              vjp_then_backward)
+from helpers.at_scale import (DDP_CORRECT_TWO_PASS, DDP_ONE_PASS, DDP_TWO_PASS_VARIANTS,
+                              ClassicReverse, Table, ddp_experiments, describe_diff, graph_ops,
+                              max_abs_diff, pass_gradients, single_process_reference,
+                              two_pass_fresh_forward, vjp_then_backward)
 from helpers.compute_once import METHODS, make_problem, reverse_grad, run_method
 from helpers.distributed import run_on_ranks
 
@@ -121,29 +121,35 @@ def ddp_row(name):
     g0, g1 = (ddp[r]["grads"][name] for r in range(WORLD))
     off = max(max_abs_diff(g0, reference), max_abs_diff(g1, reference))
     warned = any(ddp[r]["warnings"][name] for r in range(WORLD))
-    return [name, "yes", describe_diff(off), max_abs_diff(g0, g1) < 1e-6, "yes" if warned else "none"]
+    agree = max_abs_diff(g0, g1) < 1e-6
+    return [name, "yes", describe_diff(off), agree, "yes" if warned else "none"]
 
 
 columns = ["method and setting", "runs?", "max |Δ| vs reference", "ranks agree?", "warnings"]
 Table(columns, [ddp_row(name) for name in DDP_TWO_PASS_VARIANTS])
 
 # %% [markdown]
-# Every setting runs, warns nothing, and is wrong: the ranks disagree, so their copies of `g` drift
-# apart from the first step on. (The one message DDP logs, with `find_unused_parameters=True`, is its
-# usual note that no parameter was unused; `run_on_ranks` keeps what ranks print in `.logs`.)
+# Every setting runs, raises no Python warning, and is wrong: the ranks disagree, so their copies of
+# `g` drift apart from the first step on. What the ranks printed (`run_on_ranks` keeps it in `.logs`)
+# is only DDP's note, with `find_unused_parameters=True`, that no parameter was unused:
+
+# %%
+printed = [line for log in ddp.logs for line in log.splitlines() if line.strip()]
+print("lines printed:", len(printed), "| all about find_unused_parameters:",
+      all("find_unused_parameters" in line for line in printed))
 #
 # ### Why: one reduction per forward
 # If the first backward (`l1`) is averaged and the second (`l2`) stays local, rank *r* ends with
 # mean over ranks of `l1`'s gradient + its own `l2`'s gradient. Computed without DDP, in this process,
-# and compared with what the ranks got under default DDP:
+# and compared with what the ranks got in each setting:
 
 # %%
 parts = pass_gradients(WORLD)  # per rank: the gradients of l1 alone and of l2 alone, no DDP
 mean_l1 = {n: sum(p["l1"][n] for p in parts) / WORLD for n in reference}
-for r in range(WORLD):
-    predicted = {n: mean_l1[n] + parts[r]["l2"][n] for n in reference}
-    got = ddp[r]["grads"]["default DDP"]
-    print(f"rank {r}: mean(l1) + own l2 matches DDP's gradient:", max_abs_diff(predicted, got) < 1e-6)
+predicted = [{n: mean_l1[n] + parts[r]["l2"][n] for n in reference} for r in range(WORLD)]
+for name in DDP_TWO_PASS_VARIANTS:
+    matches = [max_abs_diff(predicted[r], ddp[r]["grads"][name]) < 1e-6 for r in range(WORLD)]
+    print(f"{name:30} rank 0, rank 1 = mean(l1) + own l2: {matches}")
 
 # %% [markdown]
 # `no_sync()` does not help: it switches the reducer off for the forward run *inside* it, and here the
@@ -163,7 +169,8 @@ Table(columns, [ddp_row(name) for name in {**DDP_CORRECT_TWO_PASS, **DDP_ONE_PAS
 # NBVAL_IGNORE_OUTPUT
 seconds = ddp[0]["seconds"]
 for name, s in seconds.items():
-    print(f"{name:32} {s * 1e3:7.2f} ms   {s / seconds['summed losses, one backward']:.2f} × summed")
+    ratio = s / seconds["summed losses, one backward"]
+    print(f"{name:32} {s * 1e3:7.2f} ms   {ratio:.2f} × summed")
 
 # %% [markdown]
 # **What to use under DDP**: a one-pass method (reversal, hook, or `autograd.grad` + `backward`).
@@ -196,8 +203,8 @@ for part in ("f", "g"):
     problem = small_problem()
     getattr(problem, part).compile(backend="aot_eager")
     for name, method in METHODS.items():
-        rows.append([f"{part} compiled", name, "yes", describe_diff(max_abs_diff(run_method(method, problem),
-                                                                                 ref_small))])
+        diff = max_abs_diff(run_method(method, problem), ref_small)
+        rows.append([f"{part} compiled", name, "yes", describe_diff(diff)])
 Table(["setting", "method", "runs?", "max |Δ| vs eager two-pass"], rows)
 
 # %% [markdown]
@@ -268,8 +275,8 @@ for name, step in STEPS.items():
     errors[name] = diff if runs != "yes" else None
     rows.append([name, *explained, runs, diff if runs == "yes" else "—"])
 torch._dynamo.reset()
-Table(["method", "breaks?", "reason names backward/grad?", "max |Δ| (explain's run)", "aot_eager runs?",
-       "max |Δ|"], rows)
+Table(["method", "breaks?", "reason names backward/grad?", "max |Δ| (explain's run)",
+       "aot_eager runs?", "max |Δ|"], rows)
 
 # %% [markdown]
 # `torch._dynamo.explain(step)(a, b)` compiles the step with a backend that runs the captured graphs as
@@ -399,7 +406,8 @@ def hook_outside(x, y):
 
 PLACEMENTS = {
     "hook inside, no checkpoint": f_with_hook_inside,
-    "hook inside checkpoint": lambda x, y: checkpoint(f_with_hook_inside, x, y, use_reentrant=False),
+    "hook inside checkpoint": lambda x, y: checkpoint(f_with_hook_inside, x, y,
+                                                      use_reentrant=False),
     "hook outside checkpoint": hook_outside,
     "reversal inside checkpoint": lambda x, y: checkpoint(lambda u, v: f(reverse_grad(u), v), x, y,
                                                           use_reentrant=False),
@@ -516,7 +524,8 @@ def count_saved_bytes(fn, exclude):
 
 
 print("a few lines:", format_bytes(count_saved_bytes(reversal_loss_plain, params)),
-      "| saved_tensor_bytes:", format_bytes(saved_tensor_bytes(reversal_loss_plain, exclude=params)))
+      "| saved_tensor_bytes:",
+      format_bytes(saved_tensor_bytes(reversal_loss_plain, exclude=params)))
 
 # %% [markdown]
 # `pack` may also return something else — a copy elsewhere, a compressed form, a file name. PyTorch's
@@ -533,8 +542,9 @@ with torch.autograd.graph.save_on_cpu():
     x, y = problem.features()
     loss = problem.f(reverse_grad(x), y)
 loss.backward()
+with_save_on_cpu = collect_grads(problem.g)
 print("save_on_cpu, max |Δ| vs two-pass:",
-      describe_diff(max_abs_diff(collect_grads(problem.g), run_method(METHODS["two-pass"], problem))))
+      describe_diff(max_abs_diff(with_save_on_cpu, run_method(METHODS["two-pass"], problem))))
 
 # %% [markdown]
 # ## Summary
