@@ -15,8 +15,10 @@ the lesson uses (``make_problem``), at several sizes, plus one baseline of its o
   shared part instead.) It is the fastest correct two-pass method here, so it is the fair baseline;
 * the three one-pass methods ``hook``, ``autograd.grad`` and ``reversal``.
 
-Within one size the methods run interleaved, round after round in a rotating order, after a warm-up,
-and each one's median is reported; on CUDA every call is synchronised. The CPU thread count is pinned
+Within one size the methods run interleaved, round after round in a rotating order, after a warm-up;
+each one's median time is reported, and each time ratio is the median over the rounds of the ratio
+within a round (paired, so that a busy moment of the machine slows both sides of a ratio); on CUDA
+every call is synchronised. The CPU thread count is pinned
 (``--threads``, default 1: the ratio then measures the work each method does, not how well small
 kernels use several cores, and other programs on the machine disturb it least) and printed. It also
 counts the bytes each method saves for backward (parameters excluded). Columns: the median time; its
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import sys
 from pathlib import Path
 
@@ -67,9 +70,14 @@ def measure(n: int, device: torch.device, repeat: int, warmup: int) -> list[dict
                            repeat=repeat, warmup=warmup, device=device)
     saved = {name: saved_tensor_bytes(lambda m=m: run_method(m, problem), exclude=params)
              for name, m in methods.items()}
-    question_t, fair_t = timings[QUESTION].median, timings[FAIR].median
+
+    def ratio(name: str, baseline: str) -> float:
+        # round by round: both ran in the same round, moments apart, so a slower or busier moment of
+        # the machine slows both; the median of these paired ratios is steadier than a ratio of medians
+        return statistics.median(a / b for a, b in zip(timings[name].times, timings[baseline].times))
+
     return [{"method": name, "n": n, "median_ms": timings[name].median * 1e3,
-             "vs_question": timings[name].median / question_t, "vs_fair": timings[name].median / fair_t,
+             "vs_question": ratio(name, QUESTION), "vs_fair": ratio(name, FAIR),
              "saved_bytes": saved[name], "saved_ratio": saved[name] / saved[QUESTION]} for name in methods]
 
 
