@@ -2,7 +2,14 @@
 and examples of the forms it must accept and the mistakes it must name."""
 
 import math
+import os
 import string
+import tempfile
+
+# Hypothesis keeps caches in ./.hypothesis; put them in a temporary folder so that the tests write
+# nothing into the repository.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY",
+                      os.path.join(tempfile.gettempdir(), "autograd-workshop-hypothesis"))
 
 import numpy as np
 import pytest
@@ -32,7 +39,8 @@ from helpers.exercises.answers import (
     tolerance,
 )
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# no example database: the tests write nothing into the repository (no .hypothesis/ folder)
+SETTINGS = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
