@@ -94,7 +94,7 @@ def scatter(ax, points, labels, title, marker="o"):
     ax.set_aspect("equal")
 
 
-fig = Figure(figsize=(8, 3), layout="constrained")
+fig = Figure(figsize=(8, 3.6), layout="constrained")
 ax_s, ax_t = fig.subplots(1, 2, sharex=True, sharey=True)
 scatter(ax_s, domains.xs, domains.ys, "source: labelled")
 scatter(ax_t, domains.xt, domains.yt, "target: rotated 35°, labels never used in training")
@@ -191,16 +191,16 @@ for name, style in (("two-pass", dict(lw=3, alpha=0.4)), ("one-pass", dict(lw=1,
     ax_d.plot(histories[name].domain_loss, label=name, **style)
 ax_c.set_title("label loss L_c (source)", fontsize=10)
 ax_d.set_title("domain loss L_d (d's cross-entropy)", fontsize=10)
-ax_d.axhline(0.693, color="gray", lw=0.8, ls=":")
-ax_d.text(0, 0.7, "chance: ln 2", fontsize=8, color="gray", va="bottom")
+ax_d.axhline(0.693, color="gray", lw=0.8, ls=":", label="ln 2: d guesses")
 for ax in (ax_c, ax_d):
     ax.set_xlabel("step", fontsize=9)
     ax.legend(fontsize=8)
 FigurePicture(fig, "line plots: label and domain loss per step, two-pass and one-pass overlaid")
 
 # %% [markdown]
-# The domain loss climbs towards ln 2 ≈ 0.69, the loss of a `d` that cannot tell the domains apart:
-# `g` wins the game as λ grows.
+# The domain loss stays near ln 2 ≈ 0.69, the loss of a `d` that cannot tell the domains apart:
+# however `d` learns, `g` keeps making the two domains' features look alike. Without adaptation, `d`
+# does much better (next section).
 #
 # ## 4. It works
 #
@@ -208,7 +208,7 @@ FigurePicture(fig, "line plots: label and domain loss per step, two-pass and one
 # ignores it. Accuracy on 2000 fresh points of each domain (`test`), rounded to whole percent:
 
 # %%
-source_only, _ = run(one_pass_step, adapt=False)
+source_only, source_history = run(one_pass_step, adapt=False)
 adapted = models["one-pass"]
 
 
@@ -221,6 +221,9 @@ for name, model in (("source only", source_only), ("adapted, two-pass", models["
                     ("adapted, one-pass", adapted)):
     print(f"{name:18} target {pct(model):>4}"
           f" | source {pct(model, 'source'):>4}")
+print("mean domain loss, last 50 steps: source only",
+      fmt(source_history.domain_loss[-50:].mean(), 1),
+      "| adapted", fmt(histories["one-pass"].domain_loss[-50:].mean(), 1))
 
 # %% [markdown]
 # The decision boundaries over 500 of the target test points:
@@ -280,7 +283,8 @@ for lam in (0.5, 1.0):
           f" equals (1 − λ) × the right one: {as_predicted}")
 
 # %% [markdown]
-# With the schedule, λ passes 0.9 a third of the way in, so `d`'s gradient fades to almost nothing;
+# With the schedule, λ is 0.85 a quarter of the way in and 0.99 halfway (section 2), so `d`'s
+# gradient fades to almost nothing;
 # `g` keeps "fooling" a `d` that has stopped learning:
 
 # %%
