@@ -10,6 +10,7 @@ One job per module, each introduced by a lesson:
 * :mod:`helpers.compare` (lesson 02): compare gradients from several methods, as a table and a plot.
 * :mod:`helpers.measure` (lesson 03): saved-for-backward bytes, fair timings.
 * :mod:`helpers.compute_once` (lesson 06): the four ways to backpropagate through ``f(x, y)`` twice.
+* :mod:`helpers.dann` (lesson 07): domain-adversarial training on two moons, one pass versus two.
 * :mod:`helpers.project` : where the project lives (its URL, badges, the Colab bootstrap cell).
 """
 
