@@ -109,7 +109,7 @@ show_source(two_pass_fresh_forward)
 WORLD = 2
 ddp = run_on_ranks(ddp_experiments, WORLD, args=(5,), timeout=180)
 reference = single_process_reference(WORLD)  # one process, no DDP, both ranks' rows: the two passes
-ddp
+print("results from", len(ddp), "ranks, each with", len(ddp[0]["grads"]), "runs")
 
 # %% [markdown]
 # Since `f` averages over rows and the ranks have equally many, the average of the ranks' gradients
@@ -135,9 +135,10 @@ Table(columns, [ddp_row(name) for name in DDP_TWO_PASS_VARIANTS])
 
 # %%
 printed = [line for log in ddp.logs for line in log.splitlines() if line.strip()]
-print("lines printed:", len(printed), "| all about find_unused_parameters:",
+print("every line the ranks printed is about find_unused_parameters:",
       all("find_unused_parameters" in line for line in printed))
-#
+
+# %% [markdown]
 # ### Why: one reduction per forward
 # If the first backward (`l1`) is averaged and the second (`l2`) stays local, rank *r* ends with
 # mean over ranks of `l1`'s gradient + its own `l2`'s gradient. Computed without DDP, in this process,
