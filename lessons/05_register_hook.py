@@ -62,6 +62,8 @@ from torch import nn
 
 from helpers import check, draw_graph, expect_error, fmt, pick_device, seed_everything, show_source
 from helpers.compute_once import GradReverse, abs_difference, hook_on_x, reverse_grad, seed_example
+from helpers.gradflow import gradient_flow
+from helpers.gradflow import side_by_side as flows_side_by_side
 
 device = pick_device()
 seed_everything(0)
@@ -280,6 +282,28 @@ with expect_error(RuntimeError, contains="must override the setup_context static
 # %%
 x, y = x_and_y()
 draw_graph(f(reverse_grad(x), y) + r(x), {"x": x, "y": y})
+
+# %% [markdown]
+# The gradient on every edge, both ways side by side (`gradient_flow` records what each backward node
+# sends to each of its inputs in one `backward()`; the text under the picture lists the same numbers).
+# On the left, the hook on `x` flips the **sum** `[0.5, -1] + [2, 4]` that arrives at `x`; on the
+# right, `GradReverseBackward` flips only `f`'s `[0.5, -1]`, before the sum.
+
+# %%
+x, y = x_and_y()
+x.register_hook(lambda grad: -grad)
+loss = f(x, y) + r(x)
+with gradient_flow(loss, {"x": x, "y": y, "loss": loss}) as hooked:
+    loss.backward()
+
+x, y = x_and_y()
+loss = f(reverse_grad(x), y) + r(x)
+with gradient_flow(loss, {"x": x, "y": y, "loss": loss}) as reversed_f:
+    loss.backward()
+
+pictures = flows_side_by_side(hook_on_x=hooked, reversal_on_f=reversed_f)
+print(pictures)
+pictures
 
 # %% [markdown]
 # (This is the gradient-reversal layer of domain-adversarial training, Ganin & Lempitsky, 2015.)
