@@ -62,7 +62,7 @@ else:
 import torch
 from matplotlib.figure import Figure
 
-from helpers import (check, collect_grads, compare_gradients, expect_error, fmt, format_bytes,
+from helpers import (check, collect_grads, compare_gradients, fmt, format_bytes,
                      pick_device, saved_tensor_bytes, seed_everything, show_source, time_methods)
 from helpers.compute_once import reverse_grad
 from helpers.dann import (STEPS, accuracy, domain_loss, label_loss, lambda_schedule, make_batches,
@@ -71,7 +71,7 @@ from helpers.show import FigurePicture
 
 device = pick_device()
 seed_everything(0)
-torch.set_num_threads(1)  # tiny models: one CPU thread is quicker than two that wait for each other
+torch.set_num_threads(1)  # tiny models: extra CPU threads add more waiting than work
 
 # %% [markdown]
 # ## 1. Two domains, one of them labelled
@@ -390,10 +390,10 @@ for name, t in timings.items():
     print(f"{name:9} {t!r:>28}   {t.median / timings['two-pass'].median:.2f} × two-pass")
 
 # %% [markdown]
-# `g` and `c` run once in both steps; only `d`'s second forward and backward are saved, so the
-# ratio depends on how much of the step `d` is. `benchmarks/train_step.py` times the same two step
-# functions at two sizes (`.venv/bin/python benchmarks/train_step.py`); the README quotes its
-# results.
+# `g` and `c` run once in both steps; the one-pass step skips only `d`'s second forward and
+# backward, so the time ratio depends on how much of the step `d` is. `benchmarks/train_step.py`
+# times the same two step functions at two sizes (`.venv/bin/python benchmarks/train_step.py`); the
+# README quotes its results.
 
 # %% [markdown]
 # ## Summary
