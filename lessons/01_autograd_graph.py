@@ -135,8 +135,9 @@ walk(loss)
 
 # %% [markdown]
 # Read it bottom-up for the forward pass: multiply, sum, subtract, square. Each node's
-# `next_functions` has one `(node, input_nr)` pair per tensor input of its forward operation, in
-# order (`** 2` has one: the 2 is a Python number):
+# `next_functions` has one `(node, input_nr)` pair per differentiable tensor input of its forward
+# operation (in this example, every tensor input), in order (`** 2` has one: the 2 is a Python
+# number):
 # - `node` is where the gradient for that input goes: the node that made the input, or
 #   `AccumulateGrad` for a leaf; it is `None` where the input does not require grad, and no gradient
 #   is sent there (`SubBackward0`'s second input is `target`, `MulBackward0`'s is `x`);
@@ -146,6 +147,17 @@ walk(loss)
 # %%
 first, _, third = w.unbind()  # one UnbindBackward0 node with three outputs
 walk(first * third)  # input_nr 0 and 2: its first and third outputs
+
+# %% [markdown]
+# A tensor input that is not differentiable gets no pair: `torch.where(w > 0, w, 2 * w)` has three
+# tensor inputs and two pairs, none for the condition `w > 0`; `w[index]` has one, none for the
+# index tensor.
+
+# %%
+picked = torch.where(w > 0, w, 2 * w)
+print("where  :", [(type(f).__name__, nr) for f, nr in picked.grad_fn.next_functions])
+picked = w[torch.tensor([0, 2], device=device)]
+print("indexed:", [(type(f).__name__, nr) for f, nr in picked.grad_fn.next_functions])
 
 # %% [markdown]
 # The last node, `AccumulateGrad`, is where a gradient arrives at a leaf: it holds the leaf in
@@ -185,6 +197,7 @@ print(picture)
 #
 # `loss.backward()` runs the backward graph from `loss` to the leaves and stores
 # d loss / d w in `w.grad`. Here `loss = (w·x − 3)²`, so by hand d loss / d w = 2 (w·x − 3) x.
+# With these numbers 2 (w·x − 3) = 3, so `w.grad` is 3x, not `x` itself.
 # (`.detach()` below gives the same numbers as a tensor without history, to print;
 # [lesson 02](02_detach.ipynb) explains it.)
 
@@ -194,7 +207,7 @@ loss.backward()
 by_hand = 2 * ((w * x).sum() - target) * x
 print("w.grad     :", fmt(w.grad))
 print("by hand    :", fmt(by_hand.detach()))
-print("x          :", fmt(x), "(a different number: here the gradient is 3x)")
+print("x          :", fmt(x))
 print("same:", torch.allclose(w.grad, by_hand))
 
 # %% [markdown]
@@ -217,11 +230,11 @@ with expect_error(RuntimeError, contains="saved tensors after they have already 
 # same forward and backward again, and the gradient doubles.
 
 # %%
-first = w.grad.clone()
+first_grad = w.grad.clone()
 loss = ((w * x).sum() - target) ** 2  # a fresh forward pass: a new graph
 loss.backward()
 print("after a second backward:", fmt(w.grad))
-print("exactly twice the first:", torch.equal(w.grad, 2 * first))
+print("exactly twice the first:", torch.equal(w.grad, 2 * first_grad))
 
 # %% [markdown]
 # Reset it between steps. `w.grad = None` (what `optimizer.zero_grad()` does by default since
@@ -234,7 +247,7 @@ print("after zero_grad():", w.grad)
 
 loss = ((w * x).sum() - target) ** 2
 loss.backward()
-print("one backward again:", fmt(w.grad), "| equals the first:", torch.equal(w.grad, first))
+print("one backward again:", fmt(w.grad), "| equals the first:", torch.equal(w.grad, first_grad))
 
 # %% [markdown]
 # ## 6. Non-leaf tensors keep no `.grad` … unless you ask

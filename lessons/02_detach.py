@@ -83,9 +83,10 @@ cut = (y.detach() ** 2).sum() + w.sum()  # + w.sum() so that the loss still requ
 side_by_side(without_detach=draw_graph(uncut, {"w": w}), with_detach=draw_graph(cut, {"w": w}))
 
 # %% [markdown]
-# On the right, `MulBackward0` and `PowBackward0` are gone: `y.detach() ** 2` is a constant as far
-# as autograd knows, so the only path from the loss to `w` is the `+ w.sum()` term. The gradients
-# say the same:
+# On the right, `MulBackward0` and `PowBackward0` are gone, and so is the `SumBackward0` above them:
+# `y.detach() ** 2` is a constant as far as autograd knows. The `SumBackward0` left is `w.sum()`'s,
+# and `AddBackward0` is the `+`: the only path from the loss to `w` is the `+ w.sum()` term. The
+# gradients say the same:
 
 # %%
 uncut.backward()
@@ -166,13 +167,13 @@ compare_gradients({"right": {"w": right}, ".data clamp_": {"w": through_data}}, 
 # code modifies a tensor that backward needs, `detach()` tells you.
 
 # %% [markdown]
-# ## 3. Grad modes: `no_grad`, `inference_mode`, `requires_grad_(False)` — and `eval()`
+# ## 3. Grad modes (`no_grad`, `inference_mode`), freezing (`requires_grad_(False)`) — and `eval()`
 #
-# `detach()` acts on one tensor. Three other tools act on a whole block of code or a whole
-# parameter:
+# `detach()` acts on one tensor. The two grad modes act on a whole block of code, freezing on a
+# whole parameter:
 
 # %%
-model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 1))
+model = torch.nn.Sequential(torch.nn.Linear(3, 64), torch.nn.Dropout(0.5), torch.nn.Linear(64, 1))
 model = model.to(device)
 x = torch.randn(2, 3, generator=torch.Generator().manual_seed(1)).to(device)
 
@@ -187,8 +188,9 @@ print("under inference_mode: requires_grad =", out_inference.requires_grad,
 
 # %% [markdown]
 # Neither is *evaluation*: this model is in training mode, so its dropout is still active under
-# `no_grad`, and two calls on the same input give different outputs. Evaluating a model needs
-# `model.eval()` as well (the end of this section).
+# `no_grad`: each call draws a new random mask for its 2 × 64 dropout units, so two calls on the
+# same input almost surely give different outputs (the same mask twice has a chance of 2⁻¹²⁸).
+# Evaluating a model needs `model.eval()` as well (the end of this section).
 
 # %%
 with torch.no_grad():

@@ -18,9 +18,10 @@
 # # 03 · retain_graph: backpropagating twice
 #
 # The seed question of this workshop wants to backpropagate through `f(x, y)` twice. The first
-# thing that gets in the way is that, by default, **a graph can be used for backward only once**.
-# This lesson shows why, what `retain_graph=True` keeps alive and what it costs, and the classic bug
-# it leads to.
+# thing that gets in the way is that, by default, **a graph can be used for backward only once if
+# its nodes saved tensors (most do)**. This lesson shows why, what `retain_graph=True` keeps alive
+# and what it costs, and the classic bug it leads to. (The question's own two-call code needs
+# `retain_graph=True` only where its two passes share saved tensors: section 1 shows when.)
 #
 # **You will learn**
 # - why a second `backward()` fails (the saved tensors are freed, not the graph), and why some
@@ -62,6 +63,7 @@ from torch import nn
 
 from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt,
                      format_bytes, pick_device, saved_tensor_bytes, seed_everything, time_methods)
+from helpers.compute_once import abs_difference, seed_example
 from helpers.measure import SavedTensorTracker
 
 device = pick_device()
@@ -132,6 +134,31 @@ for name, make in [("(w + 1).sum()", lambda: (w + 1).sum()),
 # Whether a second pass works depends on what every operation in the graph happens to save — an
 # implementation detail that changes when you edit the model. If you mean to backpropagate twice,
 # say so.
+
+# %% [markdown]
+# ### The seed question's two calls
+#
+# The question computes `f` twice (`l1` and `l2` are two forward passes of `f`), so the two
+# backward passes can share only the history of `x` and `y`. With `x = g(a)` and `y = g(b)` from two
+# calls of `g`, they share nothing: `l1`'s pass runs through `y`'s history, `l2`'s through `x`'s,
+# and no `retain_graph` is needed. With one call of `g` on the batch `[a, b]`, both passes run
+# through the same node of `g`, and the first frees what it saved. (`seed_example` is the accepted
+# answer's `g`, `a` and `b`; `abs_difference` its `f`; lesson 04 uses them again.)
+
+# %%
+def seed_two_calls(one_forward_of_g: bool) -> str:
+    g, a, b = seed_example(device)
+    x, y = g(torch.stack([a, b])) if one_forward_of_g else (g(a), g(b))
+    abs_difference(x.detach(), y).backward()  # no retain_graph
+    try:
+        (-1 * abs_difference(x, y.detach())).backward()
+    except RuntimeError:
+        return "second backward fails"
+    return f"second backward works, g.weight.grad = {fmt(g.weight.grad)}"
+
+
+print("x = g(a), y = g(b)     :", seed_two_calls(one_forward_of_g=False))
+print("x, y = g([a, b]) batch :", seed_two_calls(one_forward_of_g=True))
 
 # %% [markdown]
 # ## 2. `retain_graph=True` and what it costs
@@ -260,7 +287,7 @@ print(f"forward + two backward calls take {t['two'].median / t['sum'].median:.2f
 # %% [markdown]
 # ## 4. `create_graph` is not `retain_graph`
 #
-# - `retain_graph=True` keeps the *forward* graph so you can run backward through it again.
+# - `retain_graph=True` keeps the saved tensors, so backward can run through the graph again.
 # - `create_graph=True` also **records the backward pass itself** as a graph, so the gradient you
 #   get is differentiable: that is how you take gradients of gradients (lesson 04 builds a gradient
 #   penalty on it). It implies `retain_graph=True` unless you say otherwise.
@@ -272,8 +299,11 @@ print(f"forward + two backward calls take {t['two'].median / t['sum'].median:.2f
 # %%
 z = torch.tensor(3.0, device=device, requires_grad=True)
 
-(g_retained,) = torch.autograd.grad(z ** 3, z, retain_graph=True)
-print("retain_graph: dz³/dz =", fmt(g_retained), "| requires_grad:", g_retained.requires_grad)
+cube = z ** 3
+(g_retained,) = torch.autograd.grad(cube, z, retain_graph=True)
+(g_again,) = torch.autograd.grad(cube, z)  # runs: the first call kept what z ** 3 saved
+print("retain_graph: dz³/dz =", fmt(g_retained), "| again:", fmt(g_again),
+      "| requires_grad:", g_retained.requires_grad)
 
 (g_created,) = torch.autograd.grad(z ** 3, z, create_graph=True)
 (second,) = torch.autograd.grad(g_created, z)
@@ -283,9 +313,9 @@ print("create_graph: dz³/dz =", fmt(g_created), "| requires_grad:", g_created.r
 # %% [markdown]
 # ## 5. The GAN trap: `step()` between two backward passes
 #
-# In a GAN, one discriminator output `D(G(z))` feeds two losses: the discriminator's (call the fake
-# *fake*) and the generator's (call it *real*). Reusing the graph with `retain_graph=True` and
-# stepping the discriminator's optimizer in between looks natural:
+# In a GAN, one discriminator output `D(G(z))` feeds two losses: the discriminator's loss labels
+# the fake as fake (target 0); the generator's labels it as real (target 1). Reusing the graph with
+# `retain_graph=True` and stepping the discriminator's optimizer in between looks natural:
 
 # %%
 def make_gan():
@@ -293,6 +323,16 @@ def make_gan():
     G = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 4)).to(device)
     D = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).to(device)
     return G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1)
+
+
+def copies(model: nn.Module) -> list[torch.Tensor]:
+    """A copy of each parameter of model, to tell later whether a step changed it."""
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def all_changed(model: nn.Module, before: list[torch.Tensor]) -> bool:
+    """Whether every parameter of model differs from its copy in before."""
+    return all(not torch.equal(p, old) for p, old in zip(model.parameters(), before))
 
 
 bce = nn.BCEWithLogitsLoss()
@@ -314,9 +354,10 @@ with expect_error(RuntimeError, contains="modified by an inplace operation"):
 # `retain_graph=True` kept the saved tensors, but among them are **D's weights**: to send a gradient
 # back to `G`, a linear layer needs its weight. The tensor the error is about is the one D's last
 # layer saved (`out.grad_fn` is its `AddmmBackward0`; its saved tensors are readable as
-# `_saved_<name>`): `D[2].weight` transposed, a view that shares the weight's version counter
-# (lesson 02). `opt_d.step()` changed the weight in place, the counter moved, and autograd refuses
-# to compute a gradient from the new weights. Reading that saved tensor now raises the same error:
+# `_saved_<name>`): `D[2].weight` transposed, a view (views share their base's version counter,
+# like `detach()` in lesson 02). `opt_d.step()` changed the weight in place, the counter moved, and
+# autograd refuses to compute a gradient from the new weights. Reading that saved tensor now raises
+# the same error:
 
 # %%
 with expect_error(RuntimeError, contains="modified by an inplace operation"):
@@ -344,34 +385,43 @@ print("G[0].weight.grad, summed |·|:", fmt(G[0].weight.grad.abs().sum()))
 
 # %%
 G, D, opt_g, opt_d = make_gan()
+g_before, d_before = copies(G), copies(D)
 fake = G(noise)
 opt_d.zero_grad()
 bce(D(fake.detach()), zeros).backward()  # no gradient into G
+print("after D's backward, G has no .grad:", all(p.grad is None for p in G.parameters()))
 opt_d.step()
 opt_g.zero_grad()
 bce(D(fake), ones).backward()  # a fresh forward of D, with its new weights
 opt_g.step()
-print("order A ran; G and D both updated")
+print("every parameter changed: G", all_changed(G, g_before), "| D", all_changed(D, d_before))
 
 # %% [markdown]
 # **B. Both backward passes first, then both steps.** One forward of D; `inputs=` (lesson 04) sends
 # each loss's gradient only to the parameters it should train.
 
 # %%
+G_alone, D_alone, _, _ = make_gan()  # the same weights: G's loss alone, for comparison
+bce(D_alone(G_alone(noise)), ones).backward()
+
 G, D, opt_g, opt_d = make_gan()
+g_before, d_before = copies(G), copies(D)
 out = D(G(noise))
 opt_d.zero_grad()
 opt_g.zero_grad()
 bce(out, ones).backward(inputs=list(G.parameters()), retain_graph=True)
 bce(out, zeros).backward(inputs=list(D.parameters()))
+print(compare_gradients({"G after both backwards": collect_grads(G),
+                        "G's loss alone": collect_grads(G_alone)}))
 opt_d.step()
 opt_g.step()
-print("order B ran; G and D both updated")
+print("every parameter changed: G", all_changed(G, g_before), "| D", all_changed(D, d_before))
 
 # %% [markdown]
 # They are not the same algorithm: in A, G's loss sees the *updated* D; in B, both see the old one
 # (a simultaneous update). Both are correct code, and in both `G` gets no gradient from D's loss
-# (`detach()` in A, `inputs=` in B); the first snippet was not.
+# (`detach()` in A: no `.grad` at all after D's backward; `inputs=` in B: the same gradients as
+# G's loss alone); the first snippet was not.
 
 # %% [markdown]
 # ## Summary
@@ -401,7 +451,8 @@ check("03.1", answer)
 # %% [markdown]
 # **03.2** For the model of section 2 (`model`, input `x`), how many bytes of saved tensors,
 # parameters excluded, does one forward pass `model(x).pow(2).mean()` keep for backward? Compute it
-# with `saved_tensor_bytes(fn, exclude=model)` and give the integer.
+# with `saved_tensor_bytes(lambda: model(x).pow(2).mean(), exclude=model)` (from `helpers`; its
+# first argument is a function without arguments that runs the forward pass) and give the integer.
 
 # %%
 answer = None
@@ -410,7 +461,7 @@ check("03.2", answer)
 # %% [markdown]
 # **03.3** Write `grads_of_two_losses(a)` that returns the gradient of `l1 + l2` with respect to
 # `a`, where `h = a.exp()`, `l1 = h.sum()` and `l2 = (h ** 2).sum()` — using **one** `backward()`
-# call. Start from `a.grad = None`.
+# call. Set `a.grad = None` at the start of the function (`a` may already hold a gradient).
 
 # %%
 def grads_of_two_losses(a):
