@@ -57,7 +57,7 @@ else:
 # %%
 import torch
 
-from helpers import check, draw_graph, expect_error, fmt, pick_device, seed_everything
+from helpers import check, draw_graph, expect_error, fmt, gradient_flow, pick_device, seed_everything
 
 device = pick_device()  # CUDA when present, else the CPU (or set AUTOGRAD_WORKSHOP_DEVICE)
 seed_everything(0)
@@ -221,6 +221,22 @@ walk(loss)
 # expect_error (from helpers) prints the error instead of a traceback, and fails if none is raised
 with expect_error(RuntimeError, contains="saved tensors after they have already been freed"):
     loss.grad_fn._saved_self  # PowBackward0's saved input
+
+# %% [markdown]
+# Where do `w.grad`'s numbers come from? `gradient_flow` (from the helpers) records what each backward
+# node sends to each of its inputs during one `backward()`: the red numbers on the edges of the
+# picture, and the same numbers in its text form. The loss's gradient 1 leaves `PowBackward0` as
+# 2 (w·x − 3) · 1 = 3, passes `SubBackward0` unchanged ("no grad": the constant 3 gets nothing),
+# `SumBackward0` hands 3 to each of the three products, and `MulBackward0` multiplies by `x`.
+# We run the same forward and backward again, from `w.grad = None`, so `w.grad` ends as above.
+
+# %%
+w.grad = None
+loss = ((w * x).sum() - target) ** 2
+with gradient_flow(loss, {"w": w, "loss": loss}) as flow:
+    loss.backward()
+print(flow)
+flow
 
 # %% [markdown]
 # ## 5. Gradients accumulate
