@@ -57,7 +57,8 @@ else:
 # %%
 import torch
 
-from helpers import check, draw_graph, expect_error, fmt, gradient_flow, pick_device, seed_everything
+from helpers import (check, draw_graph, expect_error, fmt, gradient_flow, pick_device,
+                     seed_everything)
 
 device = pick_device()  # CUDA when present, else the CPU (or set AUTOGRAD_WORKSHOP_DEVICE)
 seed_everything(0)
