@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (a few seconds)")
     parser.add_argument("--sizes", type=int, nargs="+", help="rows in each of a and b (default 256 2048)")
-    parser.add_argument("--repeat", type=int, help="timed rounds per size (default 31; --quick: 7)")
+    parser.add_argument("--repeat", type=int, help="timed rounds per size (default 61; --quick: 7)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     parser.add_argument("--device", help="cpu or cuda (default: CUDA when available)")
     args = parser.parse_args(argv)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     sizes = args.sizes or ([128, 512] if args.quick else [256, 2048])
-    repeat = args.repeat or (7 if args.quick else 31)
+    repeat = args.repeat or (7 if args.quick else 61)
     device = pick_device(args.device)
     print(f"{describe(device)} ({platform.machine()}); threads pinned to {torch.get_num_threads()}; "
           f"{repeat} timed rounds per size")
