@@ -35,7 +35,8 @@
 # - every case where the one-pass tricks are *not* what the two passes compute — `f` with
 #   parameters, other uses of `x`, `y` that depends on `x`, hooks that stay, dropout, BatchNorm,
 #   in-place changes — each measured, and what to do;
-# - what each method costs in memory (exact) and time (measured, and what the ratio depends on).
+# - what each method costs: memory saved per step and at the peak (exact), and time (measured, and
+#   what the ratio depends on).
 #
 # Time: about 50 minutes. Uses [02 · detach](02_detach.ipynb),
 # [03 · retain_graph](03_retain_graph.ipynb), [04 · autograd.grad](04_autograd_grad.ipynb) and
@@ -65,6 +66,7 @@ else:
 
 # %%
 import torch
+from IPython.display import display
 from matplotlib.figure import Figure
 
 from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt,
@@ -73,7 +75,10 @@ from helpers import (check, collect_grads, compare_gradients, draw_graph, expect
 from helpers.compute_once import (METHODS, abs_difference, grad_then_backward, hook_on_x,
                                   make_problem, reversal, reverse_grad, run_method, seed_example,
                                   two_pass)
+from helpers.gradflow import gradient_flow
+from helpers.gradflow import side_by_side as flows_side_by_side
 from helpers.graphs import side_by_side
+from helpers.measure import SavedTensorTracker
 from helpers.show import FigurePicture
 
 device = pick_device()
@@ -133,6 +138,21 @@ print("l1's contribution ∂f/∂y · b =", fmt(dfdy * b), "| l2's −∂f/∂x 
       "| sum =", fmt(dfdy * b - dfdx * a))
 
 # %% [markdown]
+# The same, as the gradient on every edge of the hook's one backward pass (`gradient_flow`, lesson
+# 01): −1 arrives at `x` and the hook passes +1 on; `w`'s `AccumulateGrad` adds 1 (through `x`,
+# `a = 1`) and 2 (through `y`, `b = 2`): 3.
+
+# %%
+g, a, b = seed_example(device)
+x, y = g(a), g(b)
+x.register_hook(lambda grad: -grad)
+loss = f_abs(x, y)
+with gradient_flow(loss, {"w": g.weight, "x": x, "y": y, "loss": loss}) as flow:
+    loss.backward()
+print(flow)
+flow
+
+# %% [markdown]
 # ### The graphs
 #
 # The two passes backpropagate through two graphs of `f`; every one-pass method through one. A
@@ -149,6 +169,24 @@ side_by_side(**{
     "hook, autograd.grad: f(x, y)": draw_graph(f_abs(x, y), names),
     "reversal": draw_graph(f_abs(reverse_grad(x), y), names),
 })
+
+# %% [markdown]
+# What each method sends back into `g` — the graphs of `f` differ, what leaves them does not. All
+# four send +1 into `x` and +1 into `y`, and `w`'s `AccumulateGrad` adds 1 + 2 = 3:
+
+# %%
+flows = {}
+for name, method in METHODS.items():
+    g, a, b = seed_example(device)
+    x, y = g(a), g(b)
+    with gradient_flow([x, y], {"w": g.weight, "x": x, "y": y}) as flows[name]:
+        method(x, y, f_abs)
+for name, flow in flows.items():  # the numbers in the pictures below
+    lines = [line.strip() for line in flow.text.splitlines()
+             if " = " in line or ": gradient" in line]  # w's sum; x's and y's gradients
+    print(f"{name:14}", " | ".join(lines))
+display(flows_side_by_side(two_pass=flows["two-pass"], hook=flows["hook"]))
+flows_side_by_side(autograd_grad=flows["autograd.grad"], reversal=flows["reversal"])
 
 
 # %% [markdown]
@@ -179,11 +217,12 @@ comparison
 comparison.plot()
 
 # %% [markdown]
-# All points lie on the diagonal. The methods do the same arithmetic: negating a float is exact, so
-# `−(∂f/∂x)` is the same number whether the minus comes from `l2`, a hook or the reversal; and each
-# of `g`'s parameters receives two contributions (one per call of `g`), whose sum does not depend on
-# their order. On the CPU the gradients therefore usually come out **bitwise** equal, as on this
-# small copy of the problem:
+# All points lie on the diagonal. The methods do the same arithmetic: `f`'s backward is linear in
+# the gradient it receives, negating a float is exact, and rounding treats `v` and `−v` alike; so
+# `−(∂f/∂x)` is the same number whether the minus enters before `f`'s backward (`l2 = −f`) or after
+# it (a hook, the reversal). And each of `g`'s parameters receives two contributions (one per call
+# of `g`), whose sum does not depend on their order. On the CPU the gradients therefore usually come
+# out **bitwise** equal, as on this small copy of the problem:
 
 # %%
 small_copy = make_problem(n=64, width=32)  # on the CPU, whatever `device` is
@@ -232,16 +271,18 @@ print("batched call of g: hook, autograd.grad and reversal work without retain_g
 # %% [markdown]
 # The hook and the reversal run one backward. The `autograd.grad` method makes **two** engine calls
 # — `autograd.grad` back to `x` and `y`, then `autograd.backward` from `x` and `y` into `g` — and
-# needs no `retain_graph` as long as the second call does not go back through nodes the first one
-# ran. Section 3 shows a case where it does.
+# needs no `retain_graph` as long as the second call does not go back through nodes that the first
+# one ran *and whose saved tensors it freed*. Section 3 shows a case where it does.
 
 # %% [markdown]
 # ## 3. When the trick is not exact
 #
-# Each case below runs on a small problem on the CPU (64 rows, `f` of width 32), so that every
-# number it prints — dropout's random masks included — is the same on every machine. Each is
-# measured against the two passes; `exact` keeps the largest max |Δ| of each method for the table
-# at the end of the section.
+# Each case below runs on a small problem on the CPU (64 rows, `f` of width 32), made from a seeded
+# CPU generator, so that the rounded numbers it prints are the same on every machine. Dropout's
+# random masks are not: PyTorch's CPU builds draw them with Intel's MKL on Intel CPUs only,
+# otherwise with PyTorch's own generator, and on a GPU with another; so the dropout case prints only
+# what does not depend on the masks. Each case is measured against the two passes; `exact` keeps the
+# largest max |Δ| of each method for the table at the end of the section.
 
 # %%
 def small_problem(**options):
@@ -441,13 +482,18 @@ with expect_error(RuntimeError, contains="backward through the graph a second ti
     grads_of(grad_then_backward, dependent, y_depends_on_x)
 grads_of(grad_then_backward, dependent, y_plus_x)
 print("y = g(b) + x: autograd.grad + backward runs")
+same_x = grads_of(grad_then_backward, dependent, y_is_x)
+print("y is x: autograd.grad + backward runs; g's gradients all exactly 0:",
+      all(not v.any() for v in same_x.values()))
 
 # %% [markdown]
 # `retain_graph=True` in `autograd.grad` makes it run — and gives other gradients than the two
 # passes. `autograd.grad` returns the *total* gradient with respect to `x`, the path through `y`
 # included; the method negates it all, then pushes `gy` through `y`, which reaches `x` again. So
-# the path through `y` counts 0 times (the hook: −1 times) instead of once. The `autograd.grad`
-# column below is this retained version:
+# the path through `y` counts 0 times (the hook: −1 times) instead of once. With `y` is `x` nothing
+# needs retaining (above): `autograd.grad(f(x, x), [x, x])` returns the total gradient twice, and
+# pushing −total and +total into the same `x` sends exactly 0 into `g`. The `autograd.grad` column
+# below is the retained version (for `y` is `x` the same as without):
 
 # %%
 def grad_then_backward_retained(x, y, f):
@@ -540,24 +586,16 @@ def seeded(method, seed=0):
     return run_method(method, noisy)
 
 
-print(record("f with dropout", compare_gradients(
-    {name: seeded(method) for name, method in METHODS.items()}, decimals=4)))
+new_masks = compare_gradients({name: seeded(method) for name, method in METHODS.items()})
+print("every one-pass method differs from the two passes (max |Δ| > 0.001):",
+      all(max(d.values()) > 1e-3 for d in new_masks.max_abs_diff.values()))
 compare_gradients({"two-pass, same masks": seeded(two_pass_same_masks), "hook": seeded(hook_on_x),
                    "reversal": seeded(reversal)}, decimals=4)
 
 # %% [markdown]
-# Averaged over the masks, the two passes and one pass estimate the same gradient; each draw
-# differs. Which estimator is noisier depends on `f` (on how its `x` and `y` terms vary together).
-# Here, the spread (standard deviation over 50 seeds, averaged over the entries of `g`'s gradients):
-
-# %%
-def spread(method, seeds=range(50)):
-    draws = torch.stack([torch.cat([v.flatten() for v in seeded(method, s).values()])
-                         for s in seeds])
-    return float(draws.std(dim=0).mean())
-
-
-print(f"spread: two-pass {spread(two_pass):.4f}, hook {spread(hook_on_x):.4f}")
+# Over many draws of the masks, the two passes and one pass average to the same gradient — `l1`'s
+# and `l2`'s terms each have the same expectation whichever mask they see — but any one draw
+# differs, as above. (How far depends on the masks, so it is not printed.)
 
 # %% [markdown]
 # ### `f` with BatchNorm in training mode
@@ -635,25 +673,27 @@ for case, row in exact.items():
 
 # %% [markdown]
 # Notes to the table: for θ, `hook` is `hook_for_g_only`; for `y = g(b) + 0.1·x` and `y is x`,
-# `autograd.grad` is the retained version (without `retain_graph` the first one fails); for the
-# reused leaf, `hook` is the accepted answer as posted (`hook_on_x` gives 0); for the in-place
-# case, `reversal` clones first (without the clone it fails). With dropout every one-pass method
-# differs from the two passes as an estimator, not as a computation: restoring the random state
+# `autograd.grad` is the retained version (without `retain_graph` the first one fails; for `y is x`
+# it makes no difference); for the reused leaf, `hook` is the accepted answer as posted
+# (`hook_on_x` gives 0); for the in-place case, `reversal` clones first (without the clone it
+# fails). Dropout is not in the table (its numbers depend on the masks): every one-pass method
+# differs from the two passes as an estimator, not as a computation — restoring the random state
 # makes them agree.
 
 # %% [markdown]
 # ## 4. What it costs
 #
-# **Memory**: the bytes autograd saves for backward (activations; the parameters of `g` and `f`
-# excluded, since they are in memory anyway). They depend on the shapes **and on which tensors
-# require grad** — not on the machine:
+# **Memory saved per step**: the bytes autograd saves for backward during one step, added up
+# (activations; the parameters of `g` and `f` excluded, since they are in memory anyway). They
+# depend on the shapes **and on which tensors require grad** — not on the machine:
 
 # %%
 params = list(problem.g.parameters()) + list(problem.f.parameters())
 saved = {name: saved_tensor_bytes(lambda m=method: run_method(m, problem), exclude=params)
          for name, method in METHODS.items()}
 for name, n_bytes in saved.items():
-    print(f"{name:14} {format_bytes(n_bytes):>9}   {n_bytes / saved['two-pass']:.3f} × two-pass")
+    print(f"{name:14} saves {format_bytes(n_bytes):>9} per step   "
+          f"{n_bytes / saved['two-pass']:.3f} × two-pass")
 
 # %% [markdown]
 # The two passes save `f`'s activations twice (one graph per evaluation) and `g`'s once; every
@@ -678,6 +718,50 @@ print("two-pass = g + 2 f:", saved["two-pass"] == g_bytes + 2 * f_bytes, "| one 
       all(saved[m] == g_bytes + f_bytes for m in ("hook", "autograd.grad", "reversal")))
 
 # %% [markdown]
+# **Peak memory** is another matter: a backward frees the saved tensors of the graph it ran, unless
+# `retain_graph=True`. `two_pass` keeps `l1`'s graph (`retain_graph=True`, as in the question), so
+# when `l2`'s forward ends both copies of `f`'s activations are alive. Without `retain_graph`
+# (enough here, section 2), or with `del l1` before `l2`'s forward, the first copy is gone by then.
+# `SavedTensorTracker` (lesson 03) tells what the graphs still hold; the most is held right after
+# an evaluation of `f`:
+
+# %%
+def peak_saved(method, p=problem):
+    """The most bytes of saved tensors alive at once while `method` runs (checked after each f)."""
+    held = []
+
+    def f_then_look(x, y):
+        out = p.f(x, y)
+        held.append(tracker.held_bytes())
+        return out
+
+    with SavedTensorTracker(exclude=params) as tracker:
+        p.g.zero_grad(set_to_none=True)
+        x, y = p.features()
+        method(x, y, f_then_look)
+    return max(held)
+
+
+def two_pass_del_l1(x, y, f):
+    l1 = f(x.detach(), y)
+    l1.backward(retain_graph=True)
+    del l1  # the last reference to l1's graph of f: its saved tensors are freed
+    (-f(x, y.detach())).backward()
+
+
+peaks = {name: peak_saved(method) for name, method in {
+    "two-pass": two_pass, "two-pass, no retain": two_pass_without_retain,
+    "two-pass, del l1": two_pass_del_l1, "hook (one pass)": hook_on_x}.items()}
+for name, n_bytes in peaks.items():
+    print(f"{name:20} peak {format_bytes(n_bytes):>9}   "
+          f"{n_bytes / peaks['two-pass']:.3f} × two-pass")
+
+# %% [markdown]
+# The two passes' larger peak (g + 2 f) is the price of keeping `l1`'s graph, not of evaluating `f`
+# twice: without it, they hold as much at once as one pass (g + f). What one pass always saves is
+# **time** — `f`'s forward and backward run once instead of twice.
+
+# %% [markdown]
 # Which tensors require grad changes what `f` saves: a linear layer keeps its input only if its
 # weight needs a gradient, and its weight only if its input does. The same `f`, with its inputs
 # or its parameters requiring grad or not:
@@ -693,14 +777,14 @@ for label, p in (("θ frozen", problem), ("θ requires grad", learning)):
 
 # %% [markdown]
 # **Time**: each method, interleaved with the others so that drift of the machine affects all alike;
-# the median of 20 runs. The ratios depend on the machine, on what else runs on it, on the device,
+# the median of 10 runs. The ratios depend on the machine, on what else runs on it, on the device,
 # the number of threads and the sizes — how much of the step `f` is — so a learner sees other
 # numbers, and this cell's output is not compared:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 timings = time_methods({name: (lambda m=method: run_method(m, problem))
-                        for name, method in METHODS.items()}, repeat=20, warmup=3, device=device)
+                        for name, method in METHODS.items()}, repeat=10, warmup=2, device=device)
 time_ratio = {name: t.median / timings["two-pass"].median for name, t in timings.items()}
 for name, t in timings.items():
     print(f"{name:14} {t!r:>28}   {time_ratio[name]:.2f} × two-pass")
@@ -711,20 +795,21 @@ fig = Figure(figsize=(8, 3), layout="constrained")
 ax_mem, ax_time = fig.subplots(1, 2)
 names = list(METHODS)
 ax_mem.bar(names, [saved[n] / saved["two-pass"] for n in names], color="tab:blue")
-ax_mem.set_title("saved activations (× two-pass)", fontsize=10)
+ax_mem.set_title("saved per step (× two-pass)", fontsize=10)
 ax_time.bar(names, [time_ratio[n] for n in names], color="tab:orange")
 ax_time.set_title("time (× two-pass, this machine)", fontsize=10)
 for ax in (ax_mem, ax_time):
     ax.axhline(0.5, color="gray", lw=0.8, ls="--")
     ax.set_ylim(0, max(1.1, 1.1 * max(time_ratio.values())))
     ax.tick_params(axis="x", labelsize=8)
-FigurePicture(fig, "bar charts: saved activations and time of each method, "
+FigurePicture(fig, "bar charts: bytes saved per step and time of each method, "
                    "as a fraction of two-pass")
 
 # %% [markdown]
-# The memory ratio is exact: (g + f) / (g + 2 f) of the saved bytes. The time ratio approaches
-# one half only when `f`'s forward and backward dominate the step and nothing else competes for the
-# machine; with a cheap `f`, or on a busy machine, it can be anywhere up to about 1.
+# The memory ratio is exact: (g + f) / (g + 2 f) of the bytes saved per step. The time ratio
+# depends on the machine and its load: it approaches one half when `f`'s forward and backward
+# dominate the step and nothing else competes for the machine, and is nearer 1 with a cheap `f`; on
+# a busy machine even the medians can fall outside that range, as the numbers stored above may.
 # `benchmarks/compute_once.py` measures the same methods at two sizes
 # (`.venv/bin/python benchmarks/compute_once.py`); the README quotes its results.
 
@@ -736,7 +821,7 @@ FigurePicture(fig, "bar charts: saved activations and time of each method, "
 # | `x`, `y` separate, `f` plain | exact | exact | exact |
 # | `f` has parameters θ | exact; θ: ∂f/∂θ † | exact; θ: `None` | exact; θ: ∂f/∂θ † |
 # | `x` feeds another loss | **flips it too** | exact, if pushed too | exact |
-# | `y` depends on `x`, or `y` is `x` | **wrong** | **fails** / **wrong** | exact |
+# | `y` depends on `x`, or `y` is `x` | **wrong** | **fails** ¶ / **wrong** | exact |
 # | `x` a leaf reused across steps | remove the handle | exact | exact |
 # | `f` with dropout ‡ | one mask, not two | one mask, not two | one mask, not two |
 # | `f` with BatchNorm (training) | exact; stats once | exact; stats once | exact; stats once |
@@ -746,12 +831,17 @@ FigurePicture(fig, "bar charts: saved activations and time of each method, "
 # † With the hook or the reversal, `backward(inputs=list(g.parameters()))` leaves θ's `.grad`
 # `None`; the two passes leave zeros in it. ‡ A different estimator of the same expected gradient;
 # restoring the random state between the two passes makes them agree with one pass.
+# ¶ Fails if the path from `x` to `y` saved tensors (`y = g(b) + 0.1·x`); with `retain_graph=True`,
+# or when nothing on that path is saved (`y = g(b) + x`, `y` is `x`), it runs and is wrong (`y` is
+# `x`: exactly 0).
 #
-# The two passes cost `f` twice (about 2× its memory and time), update BatchNorm statistics twice,
-# and leave zeros — not `None` — in θ's `.grad`, which optimizers with momentum or weight decay act
-# on. Use the reversal function when `x` has other uses, when `y` depends on `x`, or when you want
-# the code to say where the flip happens; the hook (with its handle removed) when `x` feeds only
-# `f` and one line matters; `autograd.grad` when you want to inspect the gradients on the way.
+# The two passes run `f`'s forward and backward twice (about 2× its time) and save its activations
+# twice per step (both copies alive at once only while `l1`'s graph is kept), update BatchNorm
+# statistics twice, and leave zeros — not `None` — in θ's `.grad`, which optimizers with momentum or
+# weight decay act on. Use the reversal function when `x` has other uses, when `y` depends on `x`,
+# or when you want the code to say where the flip happens; the hook (with its handle removed) when
+# `x` feeds only `f` and one line matters; `autograd.grad` when you want to inspect the gradients on
+# the way.
 
 # %% [markdown]
 # ## Exercises
@@ -779,7 +869,8 @@ check("06.2", one_pass)
 # %% [markdown]
 # **06.3** `f` is an `nn.Module` with parameters θ. Write `one_pass(x, y, f, g)` — `x` and `y` come
 # from `g` — that evaluates `f` once, accumulates into `g`'s parameters the two-pass gradients, and
-# leaves every θ's `.grad` untouched (`None`), and no hook behind on `x`.
+# leaves every θ's `.grad` untouched — `None` stays `None`, an existing gradient stays as it was —
+# and no hook behind on `x`.
 
 # %%
 def one_pass(x, y, f, g):
