@@ -104,7 +104,8 @@ def _check_06_2(answer: Any) -> str:
         raise Hint(f"you backpropagated through f {f.backward_passes} times: one backward pass through f "
                    "is enough.")
     if _all_close(got, _combine((1, two), (1, ext))):
-        return "(f(reverse_grad(x), y) + extra(x)).backward(): the flip stays on f's branch."
+        return ("f evaluated once and backpropagated once; g's parameters got the two-pass gradients "
+                "plus extra(x)'s, unflipped.")
     if _all_close(got, _combine((1, two), (-1, ext))):
         raise Hint("extra's gradient is flipped too: a hook on x flips everything that reaches x; apply "
                    "reverse_grad(x) only where x enters f.")
@@ -215,5 +216,5 @@ def _check_06_3(answer: Any) -> str:
         if _hook_left_on(x):
             raise Hint("a hook is still on x after one_pass: keep its handle and call handle.remove(), "
                        "or every later backward through x is flipped too.")
-    return ("f evaluated once, g's parameters got the two-pass gradients, and every θ.grad was left as it "
-            "was: backward(inputs=list(g.parameters())) after the hook on x.")
+    return ("f evaluated once, g's parameters got the two-pass gradients, every θ.grad was left as it "
+            "was, and nothing is left on x to change a later backward.")
