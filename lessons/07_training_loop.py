@@ -31,7 +31,8 @@
 #   gradient reversal, and that both train *the same model*, step for step;
 # - that it works: a classifier trained on labelled moons also classifies rotated, unlabelled ones;
 # - three careless versions that run without an error and what each does to the target accuracy;
-# - what the one-pass step saves in memory (exact) and time (measured).
+# - what the one-pass step saves: memory saved for backward over a step and held at once (both
+#   exact), and time (measured).
 #
 # Time: about 35 minutes. Uses [05 · register_hook](05_register_hook.ipynb)
 # and [06 · compute once](06_compute_once.ipynb).
@@ -63,10 +64,12 @@ import torch
 from matplotlib.figure import Figure
 
 from helpers import (check, collect_grads, compare_gradients, fmt, format_bytes,
-                     pick_device, saved_tensor_bytes, seed_everything, show_source, time_methods)
+                     pick_device, seed_everything, show_source, time_methods)
 from helpers.compute_once import reverse_grad
-from helpers.dann import (STEPS, accuracy, domain_loss, label_loss, lambda_schedule, make_batches,
-                          make_domains, make_model, one_pass_step, train, two_pass_step)
+from helpers.dann import (STEPS, Batch, accuracy, domain_loss, label_loss, lambda_schedule,
+                          make_batches, make_domains, make_model, one_pass_step, train,
+                          two_pass_step)
+from helpers.measure import SavedTensorTracker
 from helpers.show import FigurePicture
 
 device = pick_device()
@@ -105,12 +108,14 @@ FigurePicture(fig, "two scatter plots: source moons and the same moons rotated b
 # ## 2. The model and one training step, two ways
 #
 # `g`: 2 → 32 → 32 (tanh); `c`: 32 → 1 logit (label); `d`: 32 → 32 → 1 logit (source 0, target 1).
-# In lesson 06's terms: `x` is `g`'s features `h`, `f` is `d`'s loss, and `y` — the other input of
-# `f` — is `d`'s own parameters. The question's two passes become:
+# In lesson 06's terms: `x` is `g`'s features `h`, `f` is `d`'s loss and `d`'s parameters are `f`'s
+# own parameters θ; `d` has no separate input `y`. The question's two passes become:
 #
 # 1. `l1 = L_d(d(h.detach()))` trains `d` (and, detached, not `g`);
-# 2. `l2 = L_c − λ·L_d(d(h))` trains `c` and `g`, with `d`'s parameters kept out of it — the
-#    question's `y.detach()`, written here as `backward(inputs=…)` (lesson 04).
+# 2. `l2 = L_c − λ·L_d(d(h))` trains `c` and `g`, with `d`'s parameters kept out of it by
+#    `backward(inputs=…)` (lesson 04) — lesson 06's fix for θ, which would otherwise get
+#    ∂L_d/∂θ from pass 1 and −λ·∂L_d/∂θ from pass 2 (lesson 06's ∂f/∂θ − ∂f/∂θ at λ = 1;
+#    section 5a shows what that does here).
 #
 # The one-pass step evaluates `d` once, on `reverse_grad(h, λ)`: the identity forward, `−λ ×` the
 # gradient backward, on `d`'s branch only (lesson 05). Both are in `helpers/dann.py`, so that
@@ -125,14 +130,17 @@ show_source(one_pass_step)
 # Both end with **one** optimizer step, after all gradients are in. (Stepping `d` between the passes
 # would be a different algorithm: the second pass would see an updated `d`.)
 #
-# One step's gradients, from the same weights and batch, compared parameter by parameter. An SGD
-# with learning rate 0 lets the step functions run unchanged without moving the weights:
+# One step's gradients, from the same weights and batch, compared parameter by parameter, at
+# λ = 0.3. (At λ = 0.5, a power of two, multiplying by it is exact, and on our CPU the two agree
+# bit for bit; at 0.3 they differ by float rounding, on our CPU by at most 2·10⁻⁸, far below the
+# 6 printed decimals.) An SGD with learning rate 0 lets the step functions run unchanged without
+# moving the weights:
 
 # %%
 batch = make_batches(domains, steps=1, batch_size=64, seed=1)[0]
 
 
-def step_grads(step, lam=0.5):
+def step_grads(step, lam=0.3):
     """The gradients one `step` leaves in a fresh model (seed 0) on `batch`; lr 0: nothing moves."""
     model = make_model(seed=0, device=device)
     step(model, torch.optim.SGD(model.parameters(), lr=0.0), batch, lam)
@@ -158,34 +166,43 @@ print("λ:", fmt([lambda_schedule(p) for p in (0.0, 0.1, 0.25, 0.5, 1.0)], 3))
 #
 # Both formulations from the same initial weights, the same 300 batches of 64 + 64 points and the
 # same optimizer (SGD, learning rate 0.05, momentum 0.9). `record_params` keeps all parameters after
-# every step, so we can compare the two trainings at each step:
+# every step, so we can compare the two trainings at each step. The trainings of this lesson run in
+# float32; this comparison runs them once more in float64, where rounding is about 10⁻¹⁶ per
+# operation, so that any difference beyond rounding would show:
 
 # %%
 STEPS_N, LR = 300, 0.05
 batches = make_batches(domains, steps=STEPS_N, batch_size=64, seed=0)
 
 
-def run(step, adapt=True, record_params=False):
-    """Train a fresh model (seed 0) with `step` on the shared batches."""
-    model = make_model(seed=0, device=device)
+def run(step, adapt=True, record_params=False, dtype=torch.float32):
+    """Train a fresh model (seed 0) with `step` on the shared batches, in `dtype`."""
+    model = make_model(seed=0, device=device).to(dtype)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
-    return model, train(step, model, optimizer, batches, adapt=adapt, record_params=record_params)
+    data = [Batch(b.xs.to(dtype), b.ys, b.xt.to(dtype)) for b in batches]
+    return model, train(step, model, optimizer, data, adapt=adapt, record_params=record_params)
 
 
-models, histories = {}, {}
+models, histories, in_float64 = {}, {}, {}
 for name, step in STEPS.items():
-    models[name], histories[name] = run(step, record_params=True)
-delta = (histories["two-pass"].params - histories["one-pass"].params).abs()
-print("parameters:", delta.shape[1], "| steps:", delta.shape[0])
-print("max |Δ| over all steps and parameters < 1e-4:", bool(delta.max() < 1e-4))
-print("max |Δ| after the last step < 1e-4:", bool(delta[-1].max() < 1e-4))
+    models[name], histories[name] = run(step, record_params=True)  # float32, used from here on
+    in_float64[name] = run(step, record_params=True, dtype=torch.float64)[1]
+delta64 = (in_float64["two-pass"].params - in_float64["one-pass"].params).abs()
+delta32 = (histories["two-pass"].params - histories["one-pass"].params).abs()
+print("parameters:", delta64.shape[1], "| steps:", delta64.shape[0])
+print("float64: max |Δ| over all steps and parameters < 1e-10:", bool(delta64.max() < 1e-10))
+print("float32: max |Δ| over all steps and parameters < 1e-3:", bool(delta32.max() < 1e-3))
 print("largest parameter change made by training > 0.5:",
       bool((histories["one-pass"].params[-1] - histories["one-pass"].params[0]).abs().max() > 0.5))
 
 # %% [markdown]
-# The two trainings never differ by more than 10⁻⁴ in any parameter at any step (float rounding:
-# the one-pass step multiplies by −λ after `d`'s backward, the two-pass step before it), while
-# training moves the parameters by more than 0.5. Their loss curves lie on top of each other:
+# In float64 the two trainings never differ by more than 10⁻¹⁰ in any parameter at any step, while
+# training moves the parameters by more than 0.5: they are the same training, up to float rounding
+# (the one-pass step multiplies by −λ after `d`'s backward, the two-pass step before it). In
+# float32 the rounding is about 10⁻⁷ per operation, and training carries each step's difference
+# into the next, so the gap grows over the 300 steps: on our CPU to 6·10⁻⁶ with its AVX2 or AVX-512
+# kernels and to 5·10⁻⁵ without them; it depends on the machine's kernels. Their loss curves lie
+# on top of each other:
 
 # %%
 fig = Figure(figsize=(8, 3), layout="constrained")
@@ -209,22 +226,29 @@ FigurePicture(fig, "line plots: label and domain loss per step, two-pass and one
 # ## 4. It works
 #
 # Source-only training is the same loop with λ = 0 (`adapt=False`): `d` still trains, but `g`
-# ignores it. Accuracy on 2000 fresh points of each domain (`test`), rounded to whole percent:
+# ignores it. How many of 2000 fresh points of each domain (`test`) each model labels wrong, and
+# the accuracy that makes (each point is 0.05%):
 
 # %%
 source_only, source_history = run(one_pass_step, adapt=False)
 adapted = models["one-pass"]
 
 
-def pct(model, domain="target"):
+def wrong(model, domain="target"):
+    """How many of the 2000 test points of `domain` `model` labels wrong."""
     points, labels = (test.xt, test.yt) if domain == "target" else (test.xs, test.ys)
-    return f"{100 * accuracy(model, points, labels):.0f}%"
+    return round((1 - accuracy(model, points, labels)) * len(labels))
+
+
+def score(model, domain="target"):
+    """'  40 wrong ( 98.00%)': `model`'s mistakes on `domain`'s test points, and its accuracy."""
+    n = wrong(model, domain)
+    return f"{n:>4} wrong ({100 * (1 - n / len(test.yt)):6.2f}%)"
 
 
 for name, model in (("source only", source_only), ("adapted, two-pass", models["two-pass"]),
                     ("adapted, one-pass", adapted)):
-    print(f"{name:18} target {pct(model):>4}"
-          f" | source {pct(model, 'source'):>4}")
+    print(f"{name:18} target {score(model)} | source {score(model, 'source')}")
 print("mean domain loss, last 50 steps: source only",
       fmt(source_history.domain_loss[-50:].mean(), 1),
       "| adapted", fmt(histories["one-pass"].domain_loss[-50:].mean(), 1))
@@ -245,15 +269,15 @@ def boundary(ax, model, title):
 
 fig = Figure(figsize=(8, 3.4), layout="constrained")
 ax_before, ax_after = fig.subplots(1, 2)
-boundary(ax_before, source_only, f"source only: target {pct(source_only)}")
-boundary(ax_after, adapted, f"adapted: target {pct(adapted)}")
+boundary(ax_before, source_only, f"source only: {wrong(source_only)} of 2000 target points wrong")
+boundary(ax_after, adapted, f"adapted: {wrong(adapted)} of 2000 target points wrong")
 FigurePicture(fig, "two panels: decision boundary over the target points, source-only and adapted")
 
 # %% [markdown]
 # ## 5. Applied carelessly
 #
 # Each of these runs without an error or a warning. Each is trained exactly as above; the target
-# accuracy tells what went wrong.
+# mistakes tell what went wrong.
 #
 # ### 5a. The seed's two passes, literally
 #
@@ -291,14 +315,15 @@ for lam in (0.5, 1.0):
 
 # %%
 models["literal"], histories["literal"] = run(literal_two_pass_step)
-print("literal two passes: target", pct(models["literal"]),
+print("literal two passes: target", score(models["literal"]),
       "| mean domain loss, last 50 steps:", fmt(histories["literal"].domain_loss[-50:].mean(), 1))
-print("right two passes  : target", pct(models["two-pass"]),
+print("right two passes  : target", score(models["two-pass"]),
       "| mean domain loss, last 50 steps:", fmt(histories["two-pass"].domain_loss[-50:].mean(), 1))
 
 # %% [markdown]
 # A domain loss far *above* ln 2 means `d` is worse than guessing — `g` learned to fool a `d` that
-# no longer learns back, and the features of the two domains were never aligned.
+# no longer learns back, and the features of the two domains were not aligned as well: about ten
+# times as many target points are labelled wrong as with the right two passes.
 #
 # ### 5b. A hook on `g`'s features instead of the reversal
 #
@@ -325,8 +350,7 @@ for part in ("c", "d", "g"):
     same = all(torch.allclose(hooked[k], right[k], atol=1e-6) for k in names)
     print(f"{part}'s gradients as in the two-pass step: {same}")
 models["hook"], histories["hook"] = run(hook_step)
-print("hook on h: target", pct(models["hook"]),
-      "| source", pct(models["hook"], "source"))
+print("hook on h: target", score(models["hook"]), "| source", score(models["hook"], "source"))
 
 # %% [markdown]
 # `c`'s and `d`'s own gradients are right, `g`'s are not: `g` is trained to make `c` wrong, and even
@@ -349,43 +373,66 @@ def no_zero_grad_step(model, optimizer, batch, lam):
 
 
 models["leftover .grad"], histories["leftover .grad"] = run(no_zero_grad_step)
-last_domain_loss = histories["leftover .grad"].domain_loss[-1]
-print("leftover .grad: target", pct(models["leftover .grad"]),
-      "| domain loss of the last step > 100:", bool(last_domain_loss > 100))
+late_domain_loss = histories["leftover .grad"].domain_loss[-50:].mean()
+with torch.no_grad():
+    predicted = (models["leftover .grad"](test.xt) > 0).long()
+print("leftover .grad: target", score(models["leftover .grad"]))
+print("mean domain loss, last 50 steps > 1000:", bool(late_domain_loss > 1000))
+print("one label for every target point:", len(predicted.unique()) == 1)
+print("target points of each label:", test.yt.bincount().tolist())
 
 # %% [markdown]
-# The weights are thrown far away (the domain loss is in the hundreds) and the classifier ends up
-# predicting one label for every point, right on half of them. All runs side by side:
+# The weights are thrown far away (the domain loss is in the thousands, where ln 2 ≈ 0.69 would be
+# guessing) and the classifier ends up predicting one label for every point, so it is right on
+# exactly the half of the points that have that label. All runs side by side:
 
 # %%
 runs = {"source only (λ = 0)": source_only, "two-pass": models["two-pass"],
         "one-pass (reversal)": adapted, "5a literal two passes": models["literal"],
         "5b hook on h": models["hook"], "5c leftover .grad": models["leftover .grad"]}
 for name, model in runs.items():
-    print(f"{name:22} target {pct(model):>4}"
-          f" | source {pct(model, 'source'):>4}")
+    print(f"{name:22} target {score(model)} | source {score(model, 'source')}")
 
 # %% [markdown]
 # ## 6. What it costs
 #
-# **Memory**: the bytes autograd saves for backward during one training step (parameters excluded).
-# They depend only on shapes, so they are the same on every machine. To make `d` the expensive
-# part, as `f` is in the question, this comparison uses a wider and deeper `d`
-# (32 → 256 → 256 → 256 → 1) and
-# batches of 512 + 512 points:
+# **Memory**: the tensors autograd saves for backward during one training step (parameters
+# excluded), counted two ways with `SavedTensorTracker` (lesson 03): all the bytes saved over the
+# step, and the most that the graphs hold at once — looked at right after each evaluation of `d`,
+# when `d`'s activations have just been saved and no backward has freed them yet. Both depend only
+# on shapes, so they are the same on every machine. To make `d` the expensive part, as `f` is in
+# the question, this comparison uses a wider and deeper `d` (32 → 256 → 256 → 256 → 1) and batches
+# of 512 + 512 points:
 
 # %%
 big = make_model(hidden=32, d_width=256, d_depth=3, seed=0, device=device)
 big_opt = torch.optim.SGD(big.parameters(), lr=0.01, momentum=0.9)
 big_batch = make_batches(domains, steps=1, batch_size=512, seed=2)[0]
-saved = {name: saved_tensor_bytes(lambda s=step: s(big, big_opt, big_batch, 0.5), exclude=big)
-         for name, step in STEPS.items()}
-for name, n_bytes in saved.items():
-    print(f"{name:9} {format_bytes(n_bytes):>9}   {n_bytes / saved['two-pass']:.3f} × two-pass")
+
+
+def saved_bytes(step):
+    """(bytes saved over one `step`, most bytes held at once after an evaluation of `d`)."""
+    held = []
+    look = big.d.register_forward_hook(lambda *_: held.append(tracker.held_bytes()))
+    with SavedTensorTracker(exclude=big) as tracker:
+        step(big, big_opt, big_batch, 0.5)
+    look.remove()
+    return tracker.total_bytes, max(held)
+
+
+saved = {name: saved_bytes(step) for name, step in STEPS.items()}
+two_total, two_peak = saved["two-pass"]
+for name, (total, peak) in saved.items():
+    print(f"{name:9} saved over the step {format_bytes(total):>9} ({total / two_total:.3f} ×)"
+          f" | held at once {format_bytes(peak):>9} ({peak / two_peak:.3f} ×)")
 
 # %% [markdown]
-# The two-pass step saves `d`'s activations twice (one graph per evaluation), the one-pass step
-# once.
+# Over the step, the two-pass step saves `d`'s activations twice (one graph per evaluation), the
+# one-pass step once. At once, both hold the same: pass 1's `loss_d.backward()` frees its graph of
+# `d` before pass 2 evaluates `d` again, because nothing here keeps a graph (no
+# `retain_graph=True`). Only keeping `l1`'s graph, as the question's `retain_graph=True` does,
+# doubles `d`'s share of the peak (lesson 06, section 4). What the one-pass step saves here is the
+# work and the allocations of `d`'s second evaluation — and time:
 #
 # **Time**: both steps, interleaved so that drift of the machine affects both alike; the median
 # of 10 runs. Timings depend on the machine, so this cell's output is not compared:
@@ -398,10 +445,11 @@ for name, t in timings.items():
     print(f"{name:9} {t!r:>28}   {t.median / timings['two-pass'].median:.2f} × two-pass")
 
 # %% [markdown]
-# `g` and `c` run once in both steps; the one-pass step skips only `d`'s second forward and
-# backward, so the time ratio depends on how much of the step `d` is. `benchmarks/train_step.py`
-# times the same two step functions at two sizes (`.venv/bin/python benchmarks/train_step.py`); the
-# README quotes its results.
+# `g` and `c` run once in both steps; the one-pass step skips only `d`'s second forward and its
+# backward to the features (pass 1's backward computes `d`'s own gradients; pass 2's only carries
+# the gradient through `d` down to `h`), so the time ratio depends on how much of the step `d` is.
+# `benchmarks/train_step.py` times the same two step functions at two sizes
+# (`.venv/bin/python benchmarks/train_step.py`); the README quotes its results.
 
 # %% [markdown]
 # ## Summary
@@ -411,7 +459,7 @@ for name, t in timings.items():
 # | two passes, `d` kept out of pass 2 (`inputs=`) | ∂L_d/∂θ_d | normal | twice | the reference |
 # | one pass, `d(reverse_grad(h, λ))` | ∂L_d/∂θ_d | normal | once | yes, to float rounding |
 # | 5a: two passes, `d` not kept out | (1 − λ) ∂L_d/∂θ_d → 0 | normal | twice | no adaptation |
-# | 5b: hook on `h` | ∂L_d/∂θ_d | **flipped** | once | no: `g` un-learns the labels |
+# | 5b: hook on `h` | ∂L_d/∂θ_d | **flipped and scaled by λ** | once | no: `g` un-learns labels |
 # | 5c: no `zero_grad()` | sums of all steps | sums of all steps | once | no: diverges |
 #
 # In a training loop the one-pass step is the two-pass step, step for step, at the cost of one

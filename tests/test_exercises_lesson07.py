@@ -73,11 +73,22 @@ def raises(h, lam):
     raise ValueError("oops")
 
 
+def hook_on_float_copy(h, lam):
+    t = h.float()  # float32: a copy of the check's float64 h, but h itself in a float32 model
+    t.register_hook(lambda grad: -lam * grad)
+    return t
+
+
+def no_hook_detach_trick(h, lam):
+    return -lam * h + ((1 + lam) * h).detach()  # values of h, gradient −λ: right, without a hook
+
+
 @pytest.mark.parametrize("answer", [hook_on_view, hook_on_clone, hook_on_times_one,
-                                    solution_function("07.1")()])
+                                    no_hook_detach_trick, solution_function("07.1")()])
 def test_07_1_right(answer):
     feedback = check("07.1", answer)
     assert feedback.correct, repr(feedback)
+    assert "copy" not in feedback.message  # the praise fits every right answer, with or without one
 
 
 @pytest.mark.parametrize("answer, hint", [
@@ -90,6 +101,7 @@ def test_07_1_right(answer):
     (negated_values, "must have h's values"),
     (returns_the_handle, "return the tensor to feed to d"),
     (raises, "domain_input raised ValueError: oops"),
+    (hook_on_float_copy, "return a tensor of h's dtype (torch.float64), not torch.float32"),
     (3.0, "give the function itself"),
 ])
 def test_07_1_wrong(answer, hint):

@@ -85,6 +85,10 @@ def _check_07_1(answer: Any) -> str:
                    "gradient flowing back through it changes.")
     if not out.requires_grad:
         raise Hint("the returned tensor is cut off from g (detached?): g must still get d's flipped gradient.")
+    if out.dtype != h.dtype:
+        raise Hint(f"return a tensor of h's dtype ({h.dtype}), not {out.dtype}: d's weights have h's dtype. "
+                   "(A dtype conversion is no copy when h already has that dtype: h.float() of a float32 h "
+                   "is h itself, so a hook on it would act on c's branch too.)")
     if _uses_function(out):
         raise Hint("this exercise asks for a hook (register_hook), not an autograd.Function.")
     loss_c, loss_d = _losses(h, out, c, d)
@@ -94,8 +98,8 @@ def _check_07_1(answer: Any) -> str:
     if not _close(got_c, want_c) or not _close(got_d, want_d):
         raise Hint("c's or d's own gradients changed: the hook should only change what flows into g.")
     if _close(got_g, want_g):
-        return ("a hook on a copy of h (h.view_as(h), h.clone(), h * 1) acts only on d's branch; "
-                "c's gradient reaches g unflipped.")
+        return ("g gets −λ × the gradient from d's branch and c's gradient unchanged, as in the two "
+                "passes; d and c get their own gradients.")
     h2 = g(x)
     lc, ld = _losses(h2, h2, c, d)
     mistakes = (
