@@ -64,3 +64,15 @@ def test_lesson_links_resolve(nb):
             assert target == colab_url(f"notebooks/{nb.name}"), target
         elif not target.startswith("http"):
             assert (nb.parent / target.split("#")[0]).exists(), f"{nb.name}: broken link {target}"
+
+
+def test_site_and_pages_workflow_use_the_project_address():
+    """mkdocs.yml and the Pages workflow name the project's address; it must be the one in
+    helpers/project.py (GitHub Pages serves https://OWNER.github.io/NAME/)."""
+    owner, name = REPO_SLUG.split("/")
+    pages = f"https://{owner}.github.io/{name}/"
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert f"\nrepo_url: {REPO_URL}\n" in config
+    assert f"\nsite_url: {pages}\n" in config
+    assert pages in (ROOT / ".github" / "workflows" / "pages.yml").read_text(encoding="utf-8")
+    assert f"]({pages})" in (ROOT / "README.md").read_text(encoding="utf-8"), "README links the site"
