@@ -11,8 +11,11 @@ the lesson's model (``make_model``) at two sizes. Within one size the two steps 
 after round in a rotating order, after a warm-up, and each one's median is reported; on CUDA every call
 is synchronised. The CPU thread count is pinned (``--threads``, default 1, as in the lesson, whose
 models are too small to gain from more) and printed. It also counts the bytes each step saves for
-backward (parameters excluded). The last line is ``one-pass step time ratio: R``: the one-pass step's
-median time over the two-pass step's, at the largest size.
+backward over the whole step (parameters excluded): a total, not a peak. The two-pass step frees its
+first graph of d (``loss_d.backward()``) before it evaluates d again, so both steps hold about the same
+at once (lesson 07, section 6); the one-pass step saves the second evaluation's work. The last line
+is ``one-pass step time ratio: R``: the one-pass step's median time over the two-pass step's, at the
+largest size.
 """
 
 from __future__ import annotations
@@ -74,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{describe(device)} ({platform.machine()}); threads pinned to {torch.get_num_threads()}; "
           f"{repeat} timed rounds per size")
     rows = [row for label, size in sizes.items() for row in measure(label, size, device, repeat, warmup=3)]
-    print(f"{'step':9} {'size':6} {'shape':26} {'median':>11} {'time ratio':>11} {'saved':>12} {'saved ratio':>12}")
+    print(f"{'step':9} {'size':6} {'shape':26} {'median':>11} {'time ratio':>11} "
+          f"{'saved/step':>12} {'saved ratio':>12}")
     for r in rows:
         print(f"{r['step']:9} {r['size']:6} {r['shape']:26} {r['median_ms']:>8.2f} ms {r['time_ratio']:>11.3f} "
               f"{r['saved_bytes']:>12,} {r['saved_ratio']:>12.3f}")
