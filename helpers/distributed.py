@@ -3,8 +3,12 @@
 Introduced in lesson 08 (the trick under ``DistributedDataParallel``). :func:`run_on_ranks` starts
 ``world_size`` processes with the *spawn* start method (the one that works on Linux, macOS, Windows
 and Colab, and the only safe one once a process has used threads or CUDA), joins them into a
-``torch.distributed`` process group on ``127.0.0.1`` at a free port, calls ``fn(rank, world_size,
-*args)`` in each, and returns the results as a list indexed by rank.
+``torch.distributed`` process group whose rendezvous store listens on ``127.0.0.1`` at a free port,
+calls ``fn(rank, world_size, *args)`` in each, and returns the results as a list indexed by rank.
+Gloo's rank-to-rank connections bind to the address the hostname resolves to unless
+``GLOO_SOCKET_IFNAME`` names an interface; each rank sets it to the loopback interface
+(:func:`loopback_interface`: ``lo`` on Linux, ``lo0`` on macOS) unless it is already set or no such
+interface is found, so that on Linux and macOS nothing leaves the machine.
 
 A spawned process starts a fresh Python and *imports* ``fn``: it must be a module-level function of
 an importable module (lesson 08's live in :mod:`helpers.at_scale`), not one defined in a notebook.
@@ -30,7 +34,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-__all__ = ["RankFailed", "RankResults", "RankTimeout", "free_port", "run_on_ranks"]
+__all__ = ["RankFailed", "RankResults", "RankTimeout", "free_port", "loopback_interface", "run_on_ranks"]
+
+LOOPBACK_NAMES = ("lo", "lo0")  # Linux, macOS/BSD
 
 
 class RankResults(list):
@@ -71,6 +77,26 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def loopback_interface(names: list[str] | None = None) -> str | None:
+    """The loopback network interface's name (``"lo"`` or ``"lo0"``), or ``None`` if there is none.
+
+    Args:
+        names: the interface names to choose from; by default this machine's
+            (:func:`socket.if_nameindex`; none where it is unavailable).
+
+    Raises:
+        TypeError: ``names`` is not a list or tuple of strings.
+    """
+    if names is None:
+        try:
+            names = [name for _, name in socket.if_nameindex()]
+        except (AttributeError, OSError):  # not available on this platform
+            return None
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"names must be a list of interface names (str), got {names!r}")
+    return next((name for name in LOOPBACK_NAMES if name in names), None)
+
+
 def _worker(rank: int, world_size: int, port: int, backend: str, timeout: float,
             fn: Callable[..., Any], args: tuple, results: Any, log: str) -> None:
     """What each spawned process runs: join the group, call ``fn``, send back its result or traceback.
@@ -87,6 +113,9 @@ def _worker(rank: int, world_size: int, port: int, backend: str, timeout: float,
         torch.set_num_threads(1)  # N processes share the machine's cores
         os.environ["MASTER_ADDR"] = "127.0.0.1"
         os.environ["MASTER_PORT"] = str(port)
+        loopback = loopback_interface()
+        if backend == "gloo" and loopback is not None:  # gloo's own connections on loopback too
+            os.environ.setdefault("GLOO_SOCKET_IFNAME", loopback)
         dist.init_process_group(backend, rank=rank, world_size=world_size,
                                 timeout=timedelta(seconds=timeout))
         try:

@@ -27,7 +27,8 @@
 # - why the two-pass method gives **silently wrong** gradients under DDP, and which methods are right;
 # - what `torch.compile` does with each method: graph breaks, a failure, and a private switch;
 # - why a hook inside a checkpointed function cancels itself, and where to put the flip instead;
-# - a one-pass method with `torch.func.vjp`, and why `GradReverse` is written with `setup_context`;
+# - a one-pass method with `torch.func.vjp`, and why `GradReverse` is written with `setup_context`
+#   (what `torch.func.grad` and `vjp` need);
 # - how saved-tensor hooks work (they are how this workshop counts saved bytes), and `save_on_cpu`.
 #
 # Time: about 45 minutes. Uses [06 · compute once](06_compute_once.ipynb). Everything here runs on the
@@ -87,8 +88,10 @@ seed_everything(0)
 #
 # We need several processes. `run_on_ranks` (in `helpers/distributed.py`) starts them from the
 # notebook with the *spawn* method (it works on Linux, macOS, Windows and Colab), joins them in a
-# process group on `127.0.0.1` at a free port with the `gloo` backend (CPU), bounds the run by a
-# timeout, re-raises a failing rank's traceback here with its rank, and always stops every process.
+# process group with the `gloo` backend (CPU) — its rendezvous on `127.0.0.1` at a free port, and
+# gloo's rank-to-rank connections on the loopback interface (`lo`/`lo0`, where there is one) —
+# bounds the run by a timeout, re-raises a failing rank's traceback here with its rank, and always
+# stops every process.
 # A spawned process imports the function it runs, so that function lives in a module
 # (`helpers/at_scale.py`), not in the notebook:
 
@@ -131,11 +134,12 @@ Table(columns, [ddp_row(name) for name in DDP_TWO_PASS_VARIANTS])
 # %% [markdown]
 # Every setting runs, raises no Python warning, and is wrong: the ranks disagree, so their copies of
 # `g` drift apart from the first step on. What the ranks printed (`run_on_ranks` keeps it in `.logs`)
-# is only DDP's note, with `find_unused_parameters=True`, that no parameter was unused:
+# is only DDP's note, from each rank, with `find_unused_parameters=True`, that no parameter was
+# unused:
 
 # %%
 printed = [line for log in ddp.logs for line in log.splitlines() if line.strip()]
-print("every line the ranks printed is about find_unused_parameters:",
+print("lines the ranks printed:", len(printed), "| every one about find_unused_parameters:",
       all("find_unused_parameters" in line for line in printed))
 
 # %% [markdown]
@@ -184,10 +188,10 @@ for name, s in seconds.items():
 # ## 2. torch.compile
 #
 # `torch.compile` turns Python code into graphs (Dynamo) and hands each to a **backend**: `eager`
-# runs the captured graph as it is; `aot_eager` also traces its backward ahead of time (AOTAutograd)
-# and so does what `inductor`, the default, does minus generating code. Neither needs a C compiler, so
-# this section uses them; `inductor` needs one, which not every machine has (some Binder images,
-# Windows without build tools).
+# runs the captured graph as it is; `aot_eager` also traces its backward ahead of time
+# (AOTAutograd): the same tracing as `inductor`, the default, with no code generation. Neither needs
+# a C compiler, so this section uses them; `inductor` needs one, which not every machine has (some
+# Binder images, Windows without build tools).
 #
 # A smaller problem keeps compilation quick. First, compiling only `f` or only `g` (a module's
 # `.compile()` compiles it in place) and running each method as in lesson 06:
@@ -285,7 +289,9 @@ Table(["method", "breaks?", "reason names backward/grad?", "max |Δ| (explain's 
 # they are, runs it, and reports the graphs and the **breaks** between them (where Dynamo stopped
 # capturing and let Python run a line itself). Its counts vary between torch versions; the table
 # prints what holds in those we checked. Every step with `backward()` inside breaks there: Dynamo does
-# not capture a backward call, which runs eagerly, outside the graphs. All four give the right
+# not capture a backward call, which runs eagerly, outside the graphs. (For the reversal step that
+# break is its last line, so no graph follows it: `explain` counts one graph and 0 graph breaks, and
+# the break shows only in its `break_reasons`, which "breaks?" reads too.) All four give the right
 # gradients that way; under `aot_eager` the `autograd.grad` step fails:
 
 # %%
@@ -293,12 +299,25 @@ with expect_error(RuntimeError, contains="appears to not have been used in the g
     raise errors["autograd.grad"]
 
 # %% [markdown]
-# Why: Dynamo cannot capture `torch.autograd.grad`, so it breaks the graph there; the graph before the
-# break computes `x`, `y` **and** `f(x, y)`, and AOTAutograd turns that whole graph into **one** node of
-# the autograd graph, with `x`, `y` and the loss among its outputs. The loss no longer depends on `x`
-# and `y` through autograd — they are its siblings — so `autograd.grad(loss, [x, y])` finds them
-# unused. Under `explain`'s backend (as without `torch.compile`) they are ordinary intermediates.
-# Lesson 06's `grad_then_backward(x, y, f)`, with `x` and `y` made outside the compiled function,
+# Why: by default Dynamo does not capture `torch.autograd.grad` — it is behind the private switch
+# `torch._dynamo.config.trace_autograd_ops`, `False` by default in torch 2.13 and 2.14, and the
+# break reason names it:
+
+# %%
+reasons = " ".join(str(r.reason) for r in reports["autograd.grad"].break_reasons)
+print("trace_autograd_ops:", torch._dynamo.config.trace_autograd_ops,
+      "| named in the autograd.grad step's break reasons:", "trace_autograd_ops" in reasons)
+
+# %% [markdown]
+# So Dynamo breaks the graph there; the graph before the break computes `x`, `y` **and** `f(x, y)`,
+# and AOTAutograd turns that whole graph into **one** node of the autograd graph, with `x`, `y` and
+# the loss among its outputs. The loss no longer depends on `x` and `y` through autograd — they are
+# its siblings — so `autograd.grad(loss, [x, y])` finds them unused. Under `explain`'s backend (as
+# without `torch.compile`) they are ordinary intermediates. With the switch set to `True`
+# (`torch._dynamo.config.patch(trace_autograd_ops=True)`), the step compiles under `aot_eager` and
+# matches the two passes: we measured max |Δ| = 0.0 on torch 2.13 and 2.14.1 (no cell: compiling is
+# slow here, and the switch is private, so it may change without notice). Lesson 06's
+# `grad_then_backward(x, y, f)`, with `x` and `y` made outside the compiled function,
 # does not have this problem:
 
 # %%
@@ -343,7 +362,10 @@ print("max |Δ| vs eager two-pass:", describe_diff(max_abs_diff(collect_grads(g)
 # *Compiled autograd* also captures the backward. In torch 2.13 it is switched on by the private
 # `torch._dynamo.config.compiled_autograd = True` (private: it may change without notice). Under it,
 # lesson 06's `grad_then_backward` — `autograd.grad`, then `autograd.backward` through the same
-# graph — fails unless the first call keeps the graph:
+# graph — fails unless the first call keeps the graph. Without `torch.compile` it runs, because
+# `autograd.grad(loss, [x, y])` frees only the part of the graph between the loss and `x`, `y`;
+# under compiled autograd the second call finds freed buffers. We show what we measured; the cause
+# is inside compiled autograd and not shown here:
 
 # %%
 def grad_then_backward_retain(x, y, f):
@@ -382,8 +404,9 @@ if TRY_INDUCTOR and (shutil.which("gcc") or shutil.which("clang") or shutil.whic
 # %% [markdown]
 # **What to use with `torch.compile`**: compile the model (`g`, `f`) or the loss and call
 # `backward()` outside; the reversal function compiles into the graph with no break. Avoid
-# `autograd.grad` in a compiled step (or keep it in a function of its own), and a hook's lambda is
-# compiled separately when backward runs inside the compiled function.
+# `autograd.grad` in a compiled step with the default settings (or keep it in a function of its own,
+# or set the private `trace_autograd_ops`), and a hook's lambda is compiled separately when backward
+# runs inside the compiled function.
 
 # %% [markdown]
 # ## 3. Activation checkpointing
@@ -418,28 +441,39 @@ def hook_outside(x, y):
     return checkpoint(f, x, y, use_reentrant=False)
 
 
-PLACEMENTS = {
-    "hook inside, no checkpoint": f_with_hook_inside,
-    "hook inside checkpoint": lambda x, y: checkpoint(f_with_hook_inside, x, y,
-                                                      use_reentrant=False),
-    "hook outside checkpoint": hook_outside,
+def checkpointed_f(x, y):
+    return checkpoint(f, x, y, use_reentrant=False)
+
+
+PLACEMENTS = {  # each: (x, y) -> runs backward
+    "two passes, f checkpointed": lambda x, y: METHODS["two-pass"](x, y, checkpointed_f),
+    "autograd.grad + backward, f checkpointed":
+        lambda x, y: METHODS["autograd.grad"](x, y, checkpointed_f),
+    "hook inside, no checkpoint": lambda x, y: f_with_hook_inside(x, y).backward(),
+    "hook inside checkpoint":
+        lambda x, y: checkpoint(f_with_hook_inside, x, y, use_reentrant=False).backward(),
+    "hook outside checkpoint": lambda x, y: hook_outside(x, y).backward(),
     "reversal inside checkpoint": lambda x, y: checkpoint(lambda u, v: f(reverse_grad(u), v), x, y,
-                                                          use_reentrant=False),
+                                                          use_reentrant=False).backward(),
 }
 rows = []
-for name, loss in PLACEMENTS.items():
+for name, run in PLACEMENTS.items():
     g.zero_grad(set_to_none=True)
     hook_calls.clear()
     x, y = problem.features()
-    loss(x, y).backward()
+    run(x, y)
     got = collect_grads(g)
-    rows.append([name, len(hook_calls), describe_diff(max_abs_diff(got, reference)),
+    hooks_left = len(x._backward_hooks or {})  # private attribute, read here only to count
+    rows.append([name, len(hook_calls), hooks_left, describe_diff(max_abs_diff(got, reference)),
                  describe_diff(max_abs_diff(got, plain))])
-Table(["placement", "hook calls", "max |Δ| vs reference", "max |Δ| vs plain backward"], rows)
+Table(["placement", "hook calls", "hooks on x after", "max |Δ| vs reference",
+       "max |Δ| vs plain backward"], rows)
 
 # %% [markdown]
-# Inside the checkpoint, the hook is registered twice — in the forward, and again on the recomputed
-# `x` — and runs twice: −(−grad) = grad. The result is **exactly the plain gradient**, silently.
+# The two passes and `autograd.grad` + `backward` are right with `f` checkpointed. Inside the
+# checkpoint, the hook is registered twice on the **same** `x` — checkpoint keeps its inputs and, in
+# backward, calls the function on them again — so both hooks run: −(−grad) = grad. The result is
+# **the plain gradient** (to rounding), silently, and the second hook stays on `x` afterwards.
 # Register the hook outside, or use the reversal function inside: the function is part of `f`'s
 # computation, recomputed like the rest, and flips once.
 #
@@ -481,9 +515,10 @@ print("max |Δ| vs two-pass:", describe_diff(max_abs_diff(run_method(vjp_then_ba
                                                          run_method(METHODS["two-pass"], problem))))
 
 # %% [markdown]
-# A custom `autograd.Function` written the classic way, `forward(ctx, x)`, works with `backward()` but
-# not under `torch.func` transforms, which need `forward` without `ctx` plus a separate
-# `setup_context` — the style of this workshop's `GradReverse`:
+# A custom `autograd.Function` written the classic way, `forward(ctx, x)`, works with `backward()`
+# but not under `torch.func.grad` or `torch.func.vjp`, which need `forward` without `ctx` plus a
+# separate `setup_context` — the style of this workshop's `GradReverse`. (`torch.func.vmap` would
+# need one more thing, a `vmap` rule, which `GradReverse` does not define; lesson 05 says so too.)
 
 # %%
 show_source(ClassicReverse)
@@ -507,8 +542,9 @@ print("GradReverse, backward():       ", fmt(u.grad))
 print("GradReverse, torch.func.grad():", fmt(torch.func.grad(squared_after(reverse_grad))(t)))
 
 # %% [markdown]
-# Both give −2·t, the gradient of Σt² flipped. **What to use with `torch.func`**: the reversal function
-# in the `setup_context` style (`helpers/compute_once.py` shows it), or `vjp` as a one-pass method.
+# Both give −2·t, the gradient of Σt² flipped. **What to use with `torch.func.grad` / `vjp`**: the
+# reversal function in the `setup_context` style (`helpers/compute_once.py` shows it), or `vjp` as a
+# one-pass method; under `vmap` the function also needs a `vmap` rule.
 
 # %% [markdown]
 # ## 5. Saved-tensor hooks
@@ -546,8 +582,8 @@ print("a few lines:", format_bytes(count_saved_bytes(reversal_loss_plain, params
 # own `torch.autograd.graph.save_on_cpu()` packs each saved tensor as a copy in CPU memory (pinned if
 # `pin_memory=True`) and unpacks it back to the tensor's device: on a GPU, activations then wait in CPU
 # memory between forward and backward, trading GPU memory for copies. On the CPU, where this lesson
-# runs, the tensor is already there: `tensor.cpu()` returns the tensor itself, so nothing is copied,
-# and the gradients are the same:
+# runs, the tensor is already there: with the default `pin_memory=False`, `tensor.cpu()` returns the
+# tensor itself, so nothing is copied, and the gradients are the same:
 
 # %%
 print("on the CPU, t.cpu() is t:", t.cpu() is t)
@@ -567,10 +603,10 @@ print("save_on_cpu, max |Δ| vs two-pass:",
 # |---|---|---|---|---|
 # | DDP | **silently wrong**: 2nd backward not all-reduced | right | right | right |
 # | `torch.compile` of `f` or `g` | right | right | right | right |
-# | compiled step with `backward()` inside | breaks at backward | breaks; lambda compiled alone | **fails** (`aot_eager`) | breaks at backward |
+# | compiled step with `backward()` inside | breaks at backward | breaks; lambda compiled alone | **fails** (`aot_eager`, default config) | breaks at backward |
 # | compiled loss, `backward()` outside | — | — | — | one graph, no break |
 # | checkpointed `f` | right | **cancels** if registered inside | right | right |
-# | `torch.func` | — | — | `vjp` twin works | works (`setup_context`) |
+# | `torch.func.grad` / `vjp` | — | — | `vjp` twin works | works (`setup_context`; `vmap` needs a rule) |
 #
 # The reversal function is right in every setting here: it is part of the computation, not a side
 # effect of it, so DDP sees one backward, Dynamo captures it, and recomputation repeats it correctly.
@@ -599,8 +635,9 @@ def ddp_step(model, a, b, f):
 check("08.2", ddp_step)
 
 # %% [markdown]
-# **08.3** Write `flip(x)`: the identity in the forward pass, the negated gradient in the backward pass,
-# that works both with `backward()` and under `torch.func.grad`.
+# **08.3** Write `flip(x)`: the identity in the forward pass, the negated gradient in the backward
+# pass (of what goes through `flip(x)` only), that works both with `backward()` and under
+# `torch.func.grad`.
 
 # %%
 def flip(x):

@@ -4,11 +4,12 @@ timeout, bad inputs, and no process left behind in any case."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 
 import pytest
 
-from helpers.distributed import RankFailed, RankResults, RankTimeout, free_port, run_on_ranks
+from helpers.distributed import RankFailed, RankResults, RankTimeout, free_port, loopback_interface, run_on_ranks
 
 # Functions the ranks run must be importable by a spawned process: these live in this test module,
 # which pytest imports as ``test_distributed`` (tests/ is on sys.path under pytest's rootdir conftest).
@@ -21,7 +22,8 @@ def rank_and_sum(rank: int, world_size: int, offset: int = 0) -> dict:
     t = torch.tensor([float(rank + 1)])
     dist.all_reduce(t)  # a real collective: the ranks are joined in one group
     print(f"hello from rank {rank}")
-    return {"rank": rank, "world_size": world_size, "sum": float(t), "offset": offset}
+    return {"rank": rank, "world_size": world_size, "sum": float(t), "offset": offset,
+            "ifname": os.environ.get("GLOO_SOCKET_IFNAME")}
 
 
 def fails_on_rank_1(rank: int, world_size: int) -> int:
@@ -51,6 +53,9 @@ def test_results_come_back_by_rank_with_logs():
     assert "hello from rank 0" in results.logs[0] and "hello from rank 1" in results.logs[1]
     assert "hello" not in results.logs[0].replace("hello from rank 0", "")
     assert repr(results).startswith("RankResults(2 ranks: dict, dict")
+    # gloo's own connections go over loopback (a name the user set is kept)
+    want = os.environ.get("GLOO_SOCKET_IFNAME", loopback_interface())
+    assert [r["ifname"] for r in results] == [want, want]
     assert no_children_left()
 
 
@@ -99,3 +104,16 @@ def test_bad_inputs_are_named():
 def test_free_port_is_a_port():
     port = free_port()
     assert isinstance(port, int) and 0 < port < 65536
+
+
+def test_loopback_interface_is_chosen_by_name():
+    assert loopback_interface(["eth0", "lo", "wlan0"]) == "lo"  # Linux
+    assert loopback_interface(("en0", "lo0")) == "lo0"  # macOS
+    assert loopback_interface(["eth0", "lo0", "lo"]) == "lo"  # Linux's name first
+    assert loopback_interface(["eth0", "lo1", "loop"]) is None  # no loopback: leave gloo's default
+    assert loopback_interface([]) is None
+    assert loopback_interface() in (None, "lo", "lo0")  # this machine's interfaces
+    with pytest.raises(TypeError, match="names"):
+        loopback_interface("lo")
+    with pytest.raises(TypeError, match="names"):
+        loopback_interface([1])

@@ -147,6 +147,17 @@ def flip_with_hook(x):
     return x
 
 
+def flip_hook_on_input(x):
+    """A hook on x itself: it negates every gradient that reaches x, not only the one through flip(x)."""
+    x.register_hook(lambda grad: -grad)
+    return x
+
+
+def flip_hook_on_input_then_copy(x):
+    x.register_hook(lambda grad: -grad)
+    return x.clone()
+
+
 RIGHT_08_3 = [reverse_grad, lambda x: reverse_grad(x, 1.0), SetupContextFlip.apply, flip_detach_trick,
               flip_with_hook]
 
@@ -160,6 +171,8 @@ WRONG_08_3 = [
     (lambda x: x.tolist(), "must return a tensor"),
     (lambda x: reverse_grad(x)[:2], "forward pass"),
     (reverse_grad(torch.ones(2)), "give the function itself"),
+    (flip_hook_on_input, "a hook on x does that"),
+    (flip_hook_on_input_then_copy, "a hook on x does that"),
 ]
 
 

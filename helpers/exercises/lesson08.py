@@ -111,6 +111,18 @@ def _check_08_3(answer: Any) -> str:
         if u.grad is not None and close(u.grad, weights):
             raise Hint("with backward(), the gradient passes unchanged: it must be negated.")
         raise Hint("with backward(), the gradient of flip(x) must be minus the incoming gradient.")
+    # the flip must act on what goes through flip(x) only, not on every gradient reaching x (a hook)
+    other = torch.randn(5, generator=gen) - 2 * torch.sign(weights)  # mostly opposite signs to weights
+    u = t.clone().requires_grad_()
+    with torch.enable_grad():
+        ((call(flip, u, what="flip(x)") * weights).sum() + (u * other).sum()).backward()
+    if u.grad is None or not close(u.grad, other - weights):
+        if u.grad is not None and close(u.grad, -(other + weights)):
+            raise Hint("flip(x) negates every gradient that reaches x, also one that does not go through "
+                       "flip(x) (a hook on x does that): return a new tensor whose backward negates, "
+                       "e.g. with an autograd.Function.")
+        raise Hint("for (flip(x) * w).sum() + (x * w2).sum(), x's gradient must be −w + w2: only the part "
+                   "through flip(x) is negated.")
     try:
         g = torch.func.grad(lambda v: (flip(v) * weights).sum())(t)
     except RuntimeError as exc:
