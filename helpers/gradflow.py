@@ -16,7 +16,9 @@ and without Graphviz, so a notebook's stored output checks the numbers themselve
 Recording changes no gradient: the hooks are ``Node.register_hook`` post-hooks that only copy what
 they see (``torch.autograd.graph.Node``), and they return ``None``. Tensor hooks run before a node's
 own hooks, so a node sees the gradient *after* the tensor's hooks; the gradient that arrived before
-them is the sum of what the node's consumers sent, which is recorded on their side of the edge.
+them is the sum of what the node's consumers sent, which is recorded on their side of the edge. (That
+holds for tensors inside the graph; for a tensor in ``outputs`` itself, what is shown is the gradient
+after its own hooks, and a hook on an output is not shown as such.)
 
 The seed example (lesson 06): ``f(x, y) = |x − y|`` with ``x = w·1`` and ``y = w·2``, and a hook that
 negates every gradient flowing into ``x``::
@@ -179,8 +181,8 @@ class GradientFlow:
 
     def _tensor_edges(self) -> list[tuple[Any, str, torch.Tensor | None]]:
         """The edges to tensor nodes: ``(edge, "leaf", what .grad received)`` for a leaf and its
-        ``AccumulateGrad``, ``(edge, "output", the gradient it got)`` for an output (for a loss,
-        what backward starts with)."""
+        ``AccumulateGrad``, ``(edge, "output", the gradient it got)`` for an output (for a loss
+        without hooks, what backward starts with: 1)."""
         found = []
         for e in self._walk.edges:
             src, dst = self._walk.nodes[e.source], self._walk.nodes[e.target]
@@ -214,7 +216,7 @@ class GradientFlow:
             lines.append(f"  {self.title(node)} -> input {slot}: not sent (it does not require grad)")
         notes = self._node_notes()
         if notes:
-            lines.append("sums over consumers, and hooks:")
+            lines.append("sums over incoming edges, and hooks:")
             for node in sorted(notes):
                 lines += [f"  {self.title(node)}: {note}" for note in notes[node]]
         tensors = self._tensor_lines()

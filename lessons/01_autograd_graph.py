@@ -226,9 +226,11 @@ with expect_error(RuntimeError, contains="saved tensors after they have already 
 # %% [markdown]
 # Where do `w.grad`'s numbers come from? `gradient_flow` (from the helpers) records what each backward
 # node sends to each of its inputs during one `backward()`: the red numbers on the edges of the
-# picture, and the same numbers in its text form. The loss's gradient 1 leaves `PowBackward0` as
-# 2 (w·x − 3) · 1 = 3, passes `SubBackward0` unchanged ("no grad": the constant 3 gets nothing),
-# `SumBackward0` hands 3 to each of the three products, and `MulBackward0` multiplies by `x`.
+# picture, and the same numbers in its text form. The layout is that of section 3, but the arrows
+# point the way the gradient travels, from `loss` to `w` (in the text, `A -> B: v` means A sent v
+# to B). The loss's gradient 1 leaves `PowBackward0` as 2 (w·x − 3) · 1 = 3, passes `SubBackward0`
+# unchanged ("no grad": the constant 3 gets nothing), `SumBackward0` hands 3 to each of the three
+# products, and `MulBackward0` multiplies by `x`, which itself gets nothing (the second "no grad").
 # We run the same forward and backward again, from `w.grad = None`, so `w.grad` ends as above.
 
 # %%

@@ -66,7 +66,6 @@ else:
 
 # %%
 import torch
-from IPython.display import display
 from matplotlib.figure import Figure
 
 from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt,
@@ -139,8 +138,8 @@ print("l1's contribution ∂f/∂y · b =", fmt(dfdy * b), "| l2's −∂f/∂x 
 
 # %% [markdown]
 # The same, as the gradient on every edge of the hook's one backward pass (`gradient_flow`, lesson
-# 01): −1 arrives at `x` and the hook passes +1 on; `w`'s `AccumulateGrad` adds 1 (through `x`,
-# `a = 1`) and 2 (through `y`, `b = 2`): 3.
+# 01): −1 arrives at `x` and the hook passes +1 on; `w`'s `AccumulateGrad` adds 1 (through `x`:
+# the 1 stays 1 because `a = 1`) and 2 (through `y`, `b = 2`): 3.
 
 # %%
 g, a, b = seed_example(device)
@@ -171,8 +170,11 @@ side_by_side(**{
 })
 
 # %% [markdown]
-# What each method sends back into `g` — the graphs of `f` differ, what leaves them does not. All
-# four send +1 into `x` and +1 into `y`, and `w`'s `AccumulateGrad` adds 1 + 2 = 3:
+# What each method sends back into `g` — the graphs of `f` differ, what reaches `g` does not: +1 into
+# `x` (for the hook, after it has flipped `f`'s −1, as in the picture above) and +1 into `y`, and
+# `w`'s `AccumulateGrad` adds 1 + 2 = 3. Here only `g`'s part is watched (`f`'s graph is built
+# inside each method), so the hook's flip itself does not show; one line per method, and the
+# pictures of two of them (the other two are the same picture):
 
 # %%
 flows = {}
@@ -185,8 +187,7 @@ for name, flow in flows.items():  # the numbers in the pictures below
     lines = [line.strip() for line in flow.text.splitlines()
              if " = " in line or ": gradient" in line]  # w's sum; x's and y's gradients
     print(f"{name:14}", " | ".join(lines))
-display(flows_side_by_side(two_pass=flows["two-pass"], hook=flows["hook"]))
-flows_side_by_side(autograd_grad=flows["autograd.grad"], reversal=flows["reversal"])
+flows_side_by_side(two_pass=flows["two-pass"], hook=flows["hook"])
 
 
 # %% [markdown]
