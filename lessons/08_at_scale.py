@@ -61,6 +61,7 @@ import shutil
 
 import torch
 import torch._dynamo
+from matplotlib.figure import Figure
 from torch.utils.checkpoint import checkpoint
 
 from helpers import (check, collect_grads, expect_error, fmt, format_bytes, saved_tensor_bytes,
@@ -71,6 +72,7 @@ from helpers.at_scale import (DDP_CORRECT_TWO_PASS, DDP_ONE_PASS, DDP_TWO_PASS_V
                               two_pass_fresh_forward, vjp_then_backward)
 from helpers.compute_once import METHODS, make_problem, reverse_grad, run_method
 from helpers.distributed import run_on_ranks
+from helpers.show import FigurePicture
 
 seed_everything(0)
 
@@ -166,6 +168,34 @@ for name in DDP_TWO_PASS_VARIANTS:
 
 # %%
 Table(columns, [ddp_row(name) for name in {**DDP_CORRECT_TWO_PASS, **DDP_ONE_PASS}])
+
+# %% [markdown]
+# The same runs in a picture: the first eight entries of one gradient (`g`'s last weight matrix,
+# `2.weight`) on rank 0, on rank 1, and in the single-process reference. With two passes the ranks'
+# bars differ from each other and from the reference (which lies halfway between them, their
+# average); with the hook all three bars of every entry are equal.
+
+# %%
+PARAM, ENTRIES = "2.weight", 8
+fig = Figure(figsize=(8, 3.3), layout="constrained")
+panels = fig.subplots(1, 2, sharey=True)
+for ax, (name, title) in zip(panels, [("default DDP", "two passes (default DDP)"),
+                                      ("hook", "hook (one pass)")]):
+    bars = {f"rank {r}": ddp[r]["grads"][name][PARAM] for r in range(WORLD)}
+    bars["reference (1 process)"] = reference[PARAM]
+    for i, (label, grad) in enumerate(bars.items()):
+        values = grad.flatten()[:ENTRIES] * 1e3
+        ax.bar(torch.arange(ENTRIES) + (i - 1) * 0.27, values, width=0.27, label=label,
+               color=["tab:blue", "tab:orange", "0.35"][i])
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks(range(ENTRIES))
+    ax.set_xlabel(f"entry of {PARAM} (flattened)", fontsize=9)
+    ax.tick_params(labelsize=9)
+panels[0].set_ylabel("gradient × 1000", fontsize=9)
+fig.legend(*panels[0].get_legend_handles_labels(), fontsize=9, ncols=3, loc="outside lower center")
+FigurePicture(fig, "two panels of grouped bars: the first entries of one gradient on rank 0, "
+                   "rank 1 and the single-process reference, two passes and hook")
 
 # %% [markdown]
 # One training step of each (median of 5, rank 0; 2 processes on this machine's CPU; not compared):
