@@ -178,7 +178,7 @@ Table(columns, [ddp_row(name) for name in {**DDP_CORRECT_TWO_PASS, **DDP_ONE_PAS
 # %%
 two_pass = [ddp[r]["grads"]["default DDP"] for r in range(WORLD)]
 average = {n: sum(grads[n] for grads in two_pass) / WORLD for n in reference}
-print("two passes: reference vs the ranks' average, max |Δ| =",
+print("two passes: reference vs the ranks' average, max |Δ|",
       describe_diff(max_abs_diff(average, reference)))
 PARAM, ENTRIES = "2.weight", 8
 fig = Figure(figsize=(8, 3.3), layout="constrained")
