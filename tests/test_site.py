@@ -42,6 +42,7 @@ def test_index_lists_every_lesson_of_the_readme_table_with_launch_links():
         assert colab_url(f"notebooks/{stem}.ipynb") in page
         assert binder_url(f"lab/tree/notebooks/{stem}.ipynb") in page
     assert page.startswith("# Autograd Workshop\n") and "[![" not in page
+    assert "Read the lessons online" in readme and "Read the lessons online" not in page  # no self-link
 
 
 def test_index_refuses_a_table_row_it_cannot_read():

@@ -155,7 +155,8 @@ def index_page(readme: str) -> str:
     """The site's front page: the README's title and opening, and its lesson table with site links."""
     title = readme.splitlines()[0].lstrip("# ").strip()
     opening = readme.split("## Lessons", 1)[0].split("\n", 1)[1]
-    opening = "\n".join(line for line in opening.splitlines() if not line.startswith("[![")).strip()
+    opening = "\n".join(line for line in opening.splitlines()  # badges, and the link to this very site
+                        if not line.startswith(("[![", "**Read the lessons online:**"))).strip()
     lines = [f"# {title}", "", rewrite_links(opening, base="."), "", "## Lessons", "",
              "| # | Lesson | What you learn | Time | Open |", "|---|---|---|---|---|"]
     for row in lesson_rows(readme):
