@@ -113,3 +113,15 @@ def test_the_site_script_needs_no_pytorch():
     assert done.stdout.strip() == "ok", done.stderr
     workflow = (ROOT / ".github" / "workflows" / "pages.yml").read_text()
     assert "python tools/build_site.py" in workflow and "path: artifacts/site" in workflow
+
+
+def test_lesson_copy_leaves_out_the_setup_cell(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    source = ROOT / "notebooks" / "01_autograd_graph.ipynb"
+    stored = nbformat.read(source, as_version=4)
+    assert any(c.cell_type == "code" and c.source == build_site.BOOTSTRAP_CELL for c in stored.cells)
+    target, _ = build_site.prepare_notebook(source, docs)
+    copy = nbformat.read(target, as_version=4)
+    assert not any(c.cell_type == "code" and c.source == build_site.BOOTSTRAP_CELL for c in copy.cells)
+    assert len(copy.cells) == len(stored.cells) - 1

@@ -53,6 +53,7 @@ def _project():
 
 _p = _project()
 BRANCH, REPO_URL, binder_url, colab_url = _p.BRANCH, _p.REPO_URL, _p.binder_url, _p.colab_url
+BOOTSTRAP_CELL = _p.BOOTSTRAP_CELL
 
 CONFIG = ROOT / "mkdocs.yml"
 DOCS = ROOT / "artifacts" / "site-docs"  # mkdocs.yml's docs_dir
@@ -115,6 +116,8 @@ def alt_text(output: nbformat.NotebookNode, previous_markdown: str) -> str:
 def prepare_notebook(source: Path, docs: Path) -> tuple[Path, int]:
     """Write the site's copy of one lesson into ``docs``; returns its path and how many pictures it has."""
     nb = nbformat.read(source, as_version=4)
+    # the setup cell only makes helpers/ importable in a kernel: a reader of the site has none
+    nb.cells = [c for c in nb.cells if not (c.cell_type == "code" and c.source == BOOTSTRAP_CELL)]
     stem, pictures, previous_markdown = source.stem, 0, ""
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
