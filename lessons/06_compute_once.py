@@ -243,7 +243,7 @@ for name in ("hook", "autograd.grad", "reversal"):
 # `l2`'s backward (through `x`) use disjoint parts of the graph: without `retain_graph`, it works.
 # If `g` is run once on the batch and split — which is how one usually batches — both passes go
 # through the same nodes, and the second needs what the first freed (lesson 03; its message is
-# printed in full, as you should recognise it). The one-pass methods work either way:
+# printed in full: it is worth recognising). The one-pass methods work either way:
 
 # %%
 def two_pass_without_retain(x, y, f):
@@ -490,8 +490,14 @@ print("y is x: autograd.grad + backward runs; g's gradients all exactly 0:",
 # %% [markdown]
 # `retain_graph=True` in `autograd.grad` makes it run — and gives other gradients than the two
 # passes. `autograd.grad` returns the *total* gradient with respect to `x`, the path through `y`
-# included; the method negates it all, then pushes `gy` through `y`, which reaches `x` again. So
-# the path through `y` counts 0 times (the hook: −1 times) instead of once. With `y` is `x` nothing
+# included; the method negates it all, then pushes `gy` through `y`, which reaches `x` again.
+# How many times each method counts the gradient along the path from `x` through `y` into `g`:
+#
+# | two passes | hook on `x` | `autograd.grad` (retained) | reversal |
+# |---|---|---|---|
+# | +1 (the reference) | −1 (it arrives at `x` and is flipped) | 0 (−1 in `gx`, +1 pushed via `y`) | +1 |
+#
+# With `y` is `x` nothing
 # needs retaining (above): `autograd.grad(f(x, x), [x, x])` returns the total gradient twice, and
 # pushing −total and +total into the same `x` sends exactly 0 into `g`. The `autograd.grad` column
 # below is the retained version (for `y` is `x` the same as without):

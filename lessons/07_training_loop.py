@@ -363,8 +363,8 @@ print("hook on h: target", score(models["hook"]), "| source", score(models["hook
 #
 # ### 5c. Leftover `.grad` and momentum
 #
-# `backward()` **adds** into `.grad` (lesson 03). Forget `optimizer.zero_grad()` and every step
-# applies the sum of all gradients so far; momentum adds those sums up again:
+# `backward()` **adds** into `.grad` (lesson 01, section 5). Forget `optimizer.zero_grad()` and every
+# step applies the sum of all gradients so far; momentum adds those sums up again:
 
 # %%
 def no_zero_grad_step(model, optimizer, batch, lam):

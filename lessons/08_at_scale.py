@@ -323,19 +323,20 @@ Table(["method", "breaks?", "reason names backward/grad?", "max |Δ| (explain's 
 # they are, runs it, and reports the graphs and the **breaks** between them (where Dynamo stopped
 # capturing and let Python run a line itself). Its counts vary between torch versions; the table
 # prints what holds in those we checked. Every step with `backward()` inside breaks there: Dynamo does
-# not capture a backward call, which runs eagerly, outside the graphs. (For the reversal step that
-# break is its last line, so no graph follows it: `explain` counts one graph and 0 graph breaks, and
-# the break shows only in its `break_reasons`, which "breaks?" reads too.) All four give the right
-# gradients that way; under `aot_eager` the `autograd.grad` step fails:
+# not capture a backward call while the private switch `trace_autograd_ops` (below) is off, its
+# default; the call runs eagerly, outside the graphs. (For the reversal step that break is its last
+# line, so no graph follows it: `explain` counts one graph and 0 graph breaks, and the break shows
+# only in its `break_reasons`: the column "breaks?" is True when either says so.) All four give the
+# right gradients that way; under `aot_eager` the `autograd.grad` step fails:
 
 # %%
 with expect_error(RuntimeError, contains="appears to not have been used in the graph"):
     raise errors["autograd.grad"]
 
 # %% [markdown]
-# Why: by default Dynamo does not capture `torch.autograd.grad` — it is behind the private switch
-# `torch._dynamo.config.trace_autograd_ops`, `False` by default in torch 2.13 and 2.14, and the
-# break reason names it:
+# Why: by default Dynamo does not capture `torch.autograd.grad` — like `backward()`, it is behind the
+# private switch `torch._dynamo.config.trace_autograd_ops`, `False` by default in torch 2.13 and
+# 2.14, and the break reason names it:
 
 # %%
 reasons = " ".join(str(r.reason) for r in reports["autograd.grad"].break_reasons)
@@ -345,8 +346,9 @@ print("trace_autograd_ops:", torch._dynamo.config.trace_autograd_ops,
 # %% [markdown]
 # So Dynamo breaks the graph there; the graph before the break computes `x`, `y` **and** `f(x, y)`,
 # and AOTAutograd turns that whole graph into **one** node of the autograd graph, with `x`, `y` and
-# the loss among its outputs. The loss no longer depends on `x` and `y` through autograd — they are
-# its siblings — so `autograd.grad(loss, [x, y])` finds them unused. Under `explain`'s backend (as
+# the loss all among its outputs. So the loss's backward graph never passes through `x` or `y`: they
+# are outputs of the same node, not inputs of the loss — and `autograd.grad(loss, [x, y])` finds them
+# unused. Under `explain`'s backend (as
 # without `torch.compile`) they are ordinary intermediates. With the switch set to `True`
 # (`torch._dynamo.config.patch(trace_autograd_ops=True)`), the step compiles under `aot_eager` and
 # matches the two passes: we measured max |Δ| = 0.0 on torch 2.13 and 2.14.1 (no cell: compiling is
