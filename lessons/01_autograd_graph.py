@@ -136,12 +136,18 @@ walk(loss)
 
 # %% [markdown]
 # Read it bottom-up for the forward pass: multiply, sum, subtract, square. Each node's
-# `next_functions` has one `(node, input_nr)` pair per differentiable tensor input of its forward
-# operation (in this example, every tensor input), in order (`** 2` has one: the 2 is a Python
-# number):
+# `next_functions` has at most one entry per input of its forward operation, in order. Which inputs
+# get one:
+#
+# | input of the forward operation | example in this section | entry in `next_functions` |
+# |---|---|---|
+# | requires grad | `w` in `w * x` | `(node, input_nr)` |
+# | differentiable, does not require grad | `x` in `w * x`; `target` in `… - target`; the 2 in `2 * w` (`*` wraps the number into a 0-dim tensor) | `(None, 0)`: no gradient is sent there |
+# | not differentiable, or a Python number the operation takes as a parameter | the condition of `torch.where`; the index in `w[index]`; the 2 in `** 2` (`pow`'s exponent) | no entry |
+#
+# In a pair `(node, input_nr)`:
 # - `node` is where the gradient for that input goes: the node that made the input, or
-#   `AccumulateGrad` for a leaf; it is `None` where the input does not require grad, and no gradient
-#   is sent there (`SubBackward0`'s second input is `target`, `MulBackward0`'s is `x`);
+#   `AccumulateGrad` for a leaf;
 # - `input_nr` says *which output* of that node the input was. It is 0 for every node here, because
 #   each made one output; an operation with several outputs, such as `unbind`, gives other numbers:
 
@@ -150,15 +156,19 @@ first, _, third = w.unbind()  # one UnbindBackward0 node with three outputs
 walk(first * third)  # input_nr 0 and 2: its first and third outputs
 
 # %% [markdown]
-# A tensor input that is not differentiable gets no pair: `torch.where(w > 0, w, 2 * w)` has three
-# tensor inputs and two pairs, none for the condition `w > 0`; `w[index]` has one, none for the
-# index tensor.
+# The other rows of the table: `2 * w` has two entries, the second `(None, 0)` for the 2;
+# `torch.where(w > 0, w, 2 * w)` has three tensor inputs and two entries, none for the condition
+# `w > 0`; `w[index]` has one, none for the index tensor.
 
 # %%
-picked = torch.where(w > 0, w, 2 * w)
-print("where  :", [(type(f).__name__, nr) for f, nr in picked.grad_fn.next_functions])
-picked = w[torch.tensor([0, 2], device=device)]
-print("indexed:", [(type(f).__name__, nr) for f, nr in picked.grad_fn.next_functions])
+def entries(t: torch.Tensor) -> list:
+    """t.grad_fn's next_functions, with each node replaced by its type's name."""
+    return [(type(f).__name__ if f is not None else None, nr) for f, nr in t.grad_fn.next_functions]
+
+
+print("2 * w  :", entries(2 * w))
+print("where  :", entries(torch.where(w > 0, w, 2 * w)))
+print("indexed:", entries(w[torch.tensor([0, 2], device=device)]))
 
 # %% [markdown]
 # The last node, `AccumulateGrad`, is where a gradient arrives at a leaf: it holds the leaf in

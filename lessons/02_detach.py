@@ -199,8 +199,8 @@ with torch.no_grad():
 # %% [markdown]
 # `inference_mode` (PyTorch 1.9+) goes further than `no_grad`: it also skips the version counter and
 # view tracking. The price: an inference tensor cannot be **saved for backward**, so an operation
-# recorded later that would save it (here `*`, which saves each factor for the other's gradient)
-# fails:
+# recorded later that would save it fails. Here that is `*`: it saves `out_inference`, because the
+# gradient of the product with respect to `model(x)` is `out_inference` (times the incoming one):
 
 # %%
 with expect_error(RuntimeError, contains="Inference tensors cannot be saved for backward"):

@@ -17,11 +17,15 @@
 #
 # # 03 · retain_graph: backpropagating twice
 #
-# The seed question of this workshop wants to backpropagate through `f(x, y)` twice. The first
-# thing that gets in the way is that, by default, **a graph can be used for backward only once if
-# its nodes saved tensors (most do)**. This lesson shows why, what `retain_graph=True` keeps alive
-# and what it costs, and the classic bug it leads to. (The question's own two-call code needs
-# `retain_graph=True` only where its two passes share saved tensors: section 1 shows when.)
+# The seed question of this workshop: `x = g(a)` and `y = g(b)` come from a shared module `g`, and
+# `g` is trained with two losses, `l1 = f(x.detach(), y)` and `l2 = −f(x, y.detach())`, each with
+# its own `backward()` call (the first with `retain_graph=True`). That evaluates `f` twice; the
+# question asks how to evaluate `f(x, y)` once and backpropagate through it twice
+# ([lesson 06](06_compute_once.ipynb) gives the accepted answer). The first thing that gets in the
+# way is that, by default, **a graph can be used for backward only once if its nodes saved tensors
+# (most do)**. This lesson shows why, what `retain_graph=True` keeps alive and what it costs, and
+# the classic bug it leads to. (The question's own two-call code needs `retain_graph=True` only
+# where its two passes share saved tensors: section 1 shows when.)
 #
 # **You will learn**
 # - why a second `backward()` fails (the saved tensors are freed, not the graph), and why some
@@ -142,8 +146,8 @@ for name, make in [("(w + 1).sum()", lambda: (w + 1).sum()),
 # backward passes can share only the history of `x` and `y`. With `x = g(a)` and `y = g(b)` from two
 # calls of `g`, they share nothing: `l1`'s pass runs through `y`'s history, `l2`'s through `x`'s,
 # and no `retain_graph` is needed. With one call of `g` on the batch `[a, b]`, both passes run
-# through the same node of `g`, and the first frees what it saved. (`seed_example` is the accepted
-# answer's `g`, `a` and `b`; `abs_difference` its `f`; lesson 04 uses them again.)
+# through the same node of `g`, and the first frees what it saved. (`seed_example` is the `g`, `a`
+# and `b` of the accepted answer's example; `abs_difference` its `f`; lesson 04 uses them again.)
 
 # %%
 def seed_two_calls(one_forward_of_g: bool) -> str:

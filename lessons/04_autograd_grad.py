@@ -106,10 +106,9 @@ handle = w.register_hook(
 loss = (h ** 2).sum()
 
 (grad,) = torch.autograd.grad(loss, w)
-print("returned:", fmt(grad), "= 10 · (-2 · 2h): both hooks acted | w.grad:", w.grad)
+print("returned:", fmt(grad), "| w.grad:", w.grad)
+print("  = 10 (hook on w) · 2 (dh/dw) · (-2h) (flipped d loss/dh): both hooks acted")
 print("h.grad  :", fmt(h.grad), "(filled by retain_grad, after the hook)")
-with expect_error(RuntimeError, contains="backward through the graph a second time"):
-    torch.autograd.grad(loss, w)  # the first call freed the saved tensors
 handle.remove()
 
 # %% [markdown]
@@ -118,10 +117,13 @@ handle.remove()
 #    returns: here 10 times the flipped gradient.
 # 2. **`retain_grad()` non-leaves get `.grad`**: `h.grad` was filled (with the gradient after the hook).
 #    Only *leaves* keep their `.grad` untouched.
-# 3. **The saved tensors are freed**, as after `backward()` (lesson 03): a second call fails.
-#    `retain_graph=True` keeps them:
+# 3. **The saved tensors are freed**, as after `backward()` (lesson 03): a second call through the
+#    same graph fails. `retain_graph=True` keeps them:
 
 # %%
+with expect_error(RuntimeError, contains="backward through the graph a second time"):
+    torch.autograd.grad(loss, w)  # the first call freed the saved tensors
+
 loss = ((w * 2) ** 2).sum()
 (g1,) = torch.autograd.grad(loss, w, retain_graph=True)
 (g2,) = torch.autograd.grad(loss, w)
@@ -172,8 +174,8 @@ compare_gradients({"backward() route": collect_grads(model_a),
 
 # %% [markdown]
 # The table compares the two routes' `.grad`: they agree (max |Δ| = 0 to the 6 decimals shown), so
-# any optimizer step taken from them is the same too. What goes wrong if you **assign** instead of
-# accumulating (`p.grad = grad`)? The second mini-batch overwrites the first:
+# any optimizer step taken from them is the same too, to that precision. What goes wrong if you
+# **assign** instead of accumulating (`p.grad = grad`)? The second mini-batch overwrites the first:
 
 # %%
 model_c = make_model()

@@ -412,7 +412,8 @@ check("05.2", answer)
 # %% [markdown]
 # **05.3** Write `adversarial_grads(x, y)` for `x`, `y` that require grad: it must leave in `x.grad` the
 # gradient of `-f(x, y) + r(x)` and in `y.grad` that of `f(x, y)`, with `f` and `r` as in section 4,
-# using **one** `backward()` call on `f(·, y) + r(x)`.
+# using **one** `backward()` call on `f(x', y) + r(x)`, where `x'` is `x` passed through a function
+# of your choice.
 
 # %%
 def adversarial_grads(x, y):
