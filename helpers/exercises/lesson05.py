@@ -115,14 +115,14 @@ def _check_05_3(answer: Any) -> str:
         call(adversarial_grads, x, y, what="adversarial_grads")
     if x.grad is None or y.grad is None:
         raise Hint(f"{'x.grad' if x.grad is None else 'y.grad'} is None: call backward() on "
-                   "f(·, y) + r(x), so that it fills both.")
+                   "f(x', y) + r(x), so that it fills both.")
     want_x, want_y = -y0 + 2 * x0, x0
     if engine.total == 0:
-        raise Hint("nothing ran backward: the exercise asks for one backward() call on f(·, y) + r(x), "
+        raise Hint("nothing ran backward: the exercise asks for one backward() call on f(x', y) + r(x), "
                    "not gradients written by hand.")
     if engine.total > 1:
         raise Hint(f"the autograd engine ran {engine.total} times: use one backward() call on "
-                   "f(·, y) + r(x).")
+                   "f(x', y) + r(x).")
     if close(x.grad, want_x) and close(y.grad, want_y):
         return "reverse_grad(x) on f's branch only: f's gradient to x is flipped, r's is not."
     if close(x.grad, -(y0 + 2 * x0)):
