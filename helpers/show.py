@@ -4,7 +4,8 @@ Introduced in lesson 01. ``print(w.grad)`` shows ``device='cuda:0'`` on a GPU an
 float rounding noise; :func:`fmt` prints values rounded, without the device, so that the stored
 output of a cell is the same on a laptop's CPU and on a GPU. :func:`show_source` prints a helper's
 code in a lesson, so that a lesson can teach code that a benchmark also runs.
-:func:`expect_error` shows an error a lesson talks about, as a stable one-paragraph message.
+:func:`expect_error` shows an error a lesson talks about, as a stable one-paragraph message;
+:func:`expect_warning` does the same for a warning.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import math
 import re
 import textwrap
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["FigurePicture", "error_message", "expect_error", "fmt", "show_source"]
+__all__ = ["FigurePicture", "error_message", "expect_error", "expect_warning", "fmt", "show_source"]
 
 
 #: Tensors and arrays with more elements than this are summarised, as ``print(tensor)`` does.
@@ -158,6 +160,40 @@ def expect_error(*types: type[BaseException], contains: str | None = None) -> It
         print(f"{type(exc).__name__}: …{contains}…")
     else:
         raise AssertionError(f"expected {' or '.join(t.__name__ for t in expected)}, but nothing was raised")
+
+
+@contextmanager
+def expect_warning(*categories: type[Warning], contains: str | None = None) -> Iterator[None]:
+    """Run a block that must warn, and print the first matching warning as stable text.
+
+    Prints ``UserWarning: …`` (the first line, without PyTorch's "(Triggered internally at …)" tail,
+    wrapped at 100 columns), or with ``contains`` only ``UserWarning: …phrase…``. Every warning is
+    caught while the block runs (``simplefilter("always")``), so a warning that Python already showed
+    once is caught again. It raises ``AssertionError`` when no matching warning is raised. (A warning
+    that PyTorch itself issues only once per process cannot be caught a second time.)
+    """
+    expected = categories or (Warning,)
+    if not all(isinstance(c, type) and issubclass(c, Warning) for c in expected):
+        raise TypeError(f"expect_warning takes warning classes such as UserWarning, got {expected!r}")
+    if contains is not None and (not isinstance(contains, str) or not contains.strip()):
+        raise ValueError(f"contains must be a non-empty phrase, got {contains!r}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        message = " ".join(str(w.message).split())
+        if not issubclass(w.category, expected):
+            continue
+        if contains is None:
+            text = re.split(r"\s*\(Triggered internally at", message)[0].strip()
+            print(textwrap.fill(f"{w.category.__name__}: {text}", width=100, subsequent_indent="    "))
+            return
+        if contains.lower() in message.lower():
+            print(f"{w.category.__name__}: …{contains}…")
+            return
+    seen = "; ".join(str(w.message)[:120] for w in caught) or "none"
+    raise AssertionError(f"expected a {' or '.join(c.__name__ for c in expected)}"
+                         f"{f' containing {contains!r}' if contains else ''}; warnings seen: {seen}")
 
 
 class FigurePicture:

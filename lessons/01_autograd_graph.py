@@ -27,7 +27,8 @@
 # - what `grad_fn` and `next_functions` are, and how to draw the whole graph;
 # - what `backward()` writes into `.grad`, what it frees, why it *adds* rather than overwrites, and
 #   how to reset it;
-# - how to keep the gradient of an intermediate tensor (`retain_grad()`);
+# - how to keep the gradient of an intermediate tensor (`retain_grad()`), and why a parameter moved
+#   or scaled after creation gets no `.grad`;
 # - why Python control flow just works: the graph is rebuilt on every forward pass.
 #
 # Time: about 25 minutes.
@@ -59,6 +60,8 @@ import torch
 
 from helpers import (check, draw_graph, expect_error, fmt, gradient_flow, pick_device,
                      seed_everything)
+from helpers.nodes import entries, tensor_info
+from helpers.show import expect_warning
 
 device = pick_device()  # CUDA when present, else the CPU (or set AUTOGRAD_WORKSHOP_DEVICE)
 seed_everything(0)
@@ -67,7 +70,8 @@ seed_everything(0)
 # ## 1. Tensors that require grad
 #
 # Autograd records operations only on tensors that *require grad*. You ask for it when you create a
-# tensor (`requires_grad=True`); the parameters of an `nn.Module` ask for it themselves.
+# tensor (`requires_grad=True`); the parameters of an `nn.Module` ask for it themselves. The tensors
+# are created directly on `device` (`device=`), not moved there afterwards: section 6 shows why.
 
 # %%
 w = torch.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)  # a "parameter"
@@ -79,20 +83,14 @@ print("x.requires_grad:", x.requires_grad)
 # %% [markdown]
 # The result of a differentiable operation requires grad as soon as **one** of its inputs does, and
 # it remembers which operation made it in `grad_fn`. A tensor you created yourself has no `grad_fn`:
-# it is a **leaf** of the graph.
+# it is a **leaf** of the graph. (`tensor_info`, from the helpers, prints these three attributes.)
 
 # %%
 y = w * x         # one input requires grad -> so does the result
 s = x * 2         # no input requires grad -> nothing is recorded
 
-
-def describe(name: str, t: torch.Tensor) -> None:
-    op = type(t.grad_fn).__name__ if t.grad_fn else None
-    print(f"{name:11}: requires_grad={t.requires_grad!s:5}  is_leaf={t.is_leaf!s:5}  grad_fn={op}")
-
-
 for name, t in [("w", w), ("x", x), ("y", y), ("s", s)]:
-    describe(name, t)
+    print(tensor_info(name, t))
 
 # %% [markdown]
 # Two exceptions. Outputs that have no derivative at all, such as comparisons (`w > 0`) and
@@ -101,10 +99,10 @@ for name, t in [("w", w), ("x", x), ("y", y), ("s", s)]:
 # ([lesson 02](02_detach.ipynb) is about such blocks).
 
 # %%
-describe("w > 0", w > 0)
-describe("w.argmax()", w.argmax())
+print(tensor_info("w > 0", w > 0))
+print(tensor_info("w.argmax()", w.argmax()))
 with torch.no_grad():
-    describe("no_grad w*x", w * x)
+    print(tensor_info("no_grad w*x", w * x))
 
 # %% [markdown]
 # Note that `x` and `s` are leaves too: every tensor that does not require grad counts as a leaf.
@@ -114,8 +112,10 @@ with torch.no_grad():
 # ## 2. `grad_fn` and `next_functions`: the graph, by hand
 #
 # Each `grad_fn` is a node of the **backward graph**: the function that, given the gradient of its
-# output, computes the gradients of its inputs. `next_functions` links it to the nodes of its
-# inputs. Let's build a small loss and walk the links.
+# output, computes the gradients of its inputs. Its `next_functions` holds one pair
+# `(node, input_nr)` per input that can receive a gradient: `node` is where that gradient goes (the
+# node that made the input, or `AccumulateGrad` for a leaf), or `None` when the input does not
+# require grad. Let's build a small loss and walk the links.
 
 # %%
 target = torch.tensor(3.0, device=device)
@@ -126,8 +126,7 @@ def walk(t: torch.Tensor) -> None:
     """Print each node from t.grad_fn down, following the first input that has a node."""
     node = t.grad_fn
     while node is not None:
-        pairs = [(type(f).__name__ if f is not None else None, nr) for f, nr in node.next_functions]
-        print(f"{type(node).__name__:14} next_functions: {pairs}")
+        print(f"{type(node).__name__:14} next_functions: {entries(node)}")
         children = [f for f, _ in node.next_functions if f is not None]
         node = children[0] if children else None
 
@@ -135,44 +134,11 @@ def walk(t: torch.Tensor) -> None:
 walk(loss)
 
 # %% [markdown]
-# Read it bottom-up for the forward pass: multiply, sum, subtract, square. Each node's
-# `next_functions` has at most one entry per input of its forward operation, in order. Which inputs
-# get one:
-#
-# | input of the forward operation | example in this section | entry in `next_functions` |
-# |---|---|---|
-# | requires grad | `w` in `w * x` | `(node, input_nr)` |
-# | differentiable, does not require grad | `x` in `w * x`; `target` in `… - target`; the 2 in `2 * w` (`*` wraps the number into a 0-dim tensor) | `(None, 0)`: no gradient is sent there |
-# | not differentiable, or a Python number the operation takes as a parameter | the condition of `torch.where`; the index in `w[index]`; the 2 in `** 2` (`pow`'s exponent) | no entry |
-#
-# In a pair `(node, input_nr)`:
-# - `node` is where the gradient for that input goes: the node that made the input, or
-#   `AccumulateGrad` for a leaf;
-# - `input_nr` says *which output* of that node the input was. It is 0 for every node here, because
-#   each made one output; an operation with several outputs, such as `unbind`, gives other numbers:
-
-# %%
-first, _, third = w.unbind()  # one UnbindBackward0 node with three outputs
-walk(first * third)  # input_nr 0 and 2: its first and third outputs
-
-# %% [markdown]
-# The other rows of the table: `2 * w` has two entries, the second `(None, 0)` for the 2;
-# `torch.where(w > 0, w, 2 * w)` has three tensor inputs and two entries, none for the condition
-# `w > 0`; `w[index]` has one, none for the index tensor.
-
-# %%
-def entries(t: torch.Tensor) -> list:
-    """t.grad_fn's next_functions, with each node replaced by its type's name."""
-    return [(type(f).__name__ if f is not None else None, nr) for f, nr in t.grad_fn.next_functions]
-
-
-print("2 * w  :", entries(2 * w))
-print("where  :", entries(torch.where(w > 0, w, 2 * w)))
-print("indexed:", entries(w[torch.tensor([0, 2], device=device)]))
-
-# %% [markdown]
-# The last node, `AccumulateGrad`, is where a gradient arrives at a leaf: it holds the leaf in
-# `.variable`.
+# Read it bottom-up for the forward pass: multiply, sum, subtract, square. `(None, 0)` is the
+# entry of `x` in `w * x` and of `target` in `… - target`: they do not require grad, so no
+# gradient is sent there. (`entries` is `next_functions` with each node replaced by its type's name;
+# the aside at the end of this lesson says which inputs get one.) The last
+# node, `AccumulateGrad`, is where a gradient arrives at a leaf: it holds the leaf in `.variable`.
 
 # %%
 acc = loss.grad_fn                      # PowBackward0
@@ -185,7 +151,8 @@ print(type(acc).__name__, "holds w:", acc.variable is w)
 #
 # Walking `next_functions` by hand gets old fast. `draw_graph` does it for you: the picture uses
 # torchviz's colours (blue: leaves that require grad; green: the output; grey: backward functions).
-# Pass names for your tensors in `params`.
+# Its arrows point the way the **forward** pass went, from `w` to `loss`. Pass names for your
+# tensors in `params`.
 
 # %%
 picture = draw_graph(loss, params={"w": w, "loss": loss})
@@ -234,14 +201,16 @@ with expect_error(RuntimeError, contains="saved tensors after they have already 
     loss.grad_fn._saved_self  # PowBackward0's saved input
 
 # %% [markdown]
-# Where do `w.grad`'s numbers come from? `gradient_flow` (from the helpers) records what each backward
-# node sends to each of its inputs during one `backward()`: the red numbers on the edges of the
-# picture, and the same numbers in its text form. The layout is that of section 3, but the arrows
-# point the way the gradient travels, from `loss` to `w` (in the text, `A -> B: v` means A sent v
-# to B). The loss's gradient 1 leaves `PowBackward0` as 2 (w·x − 3) · 1 = 3, passes `SubBackward0`
-# unchanged ("no grad": the constant 3 gets nothing), `SumBackward0` hands 3 to each of the three
-# products, and `MulBackward0` multiplies by `x`, which itself gets nothing (the second "no grad").
-# We run the same forward and backward again, from `w.grad = None`, so `w.grad` ends as above.
+# Where do `w.grad`'s numbers come from? `gradient_flow` (from the helpers) records what each
+# backward node sends to each of its inputs during one `backward()`. The layout is that of
+# section 3, but here the red arrows point the way the gradient travels, **backward**, from `loss`
+# to `w`, each labelled with what was sent (in the text, `A -> B: v` means A sent v to B). A grey
+# dashed line marked "no grad" stands for an input that receives nothing; nothing flows along it.
+#
+# The loss's gradient 1 leaves `PowBackward0` as 2 (w·x − 3) · 1 = 3, passes `SubBackward0`
+# unchanged (the constant 3 gets nothing), `SumBackward0` hands 3 to each of the three products,
+# and `MulBackward0` multiplies by `x`, which itself gets nothing. We run the same forward and
+# backward again, from `w.grad = None`, so `w.grad` ends as above.
 
 # %%
 w.grad = None
@@ -282,18 +251,15 @@ print("one backward again:", fmt(w.grad), "| equals the first:", torch.equal(w.g
 # ## 6. Non-leaf tensors keep no `.grad` … unless you ask
 #
 # Gradients of intermediate (non-leaf) tensors are computed on the way but thrown away, to save
-# memory. Reading `.grad` of a non-leaf gives `None` and a warning.
+# memory. Reading `.grad` of a non-leaf gives `None` and a warning (`expect_warning`, from the
+# helpers, prints it).
 
 # %%
-import warnings
-
 h = w * x               # non-leaf
 out = (h ** 2).sum()
 out.backward()
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
+with expect_warning(UserWarning, contains="is not a leaf Tensor is being accessed"):
     print("h.grad:", h.grad)
-print(f"{caught[0].category.__name__}:", str(caught[0].message).split(" Its ")[0])
 
 # %% [markdown]
 # Call `retain_grad()` on it *before* `backward()` to keep it. Here d out / d h = 2h:
@@ -306,6 +272,36 @@ out = (h ** 2).sum()
 out.backward()
 print("h.grad:", fmt(h.grad), "| 2h:", fmt(2 * h.detach()))
 print("same:", torch.equal(h.grad, 2 * h.detach()))
+
+# %% [markdown]
+# ### A pitfall: moving or scaling a parameter after creating it
+#
+# `torch.randn(3, requires_grad=True) * 0.01` or `….to(torch.float64)` is not the tensor you
+# created: it is the *result* of an operation (`MulBackward0`, `ToCopyBackward0`), a non-leaf, so
+# its `.grad` stays `None` — the optimizer you give it never moves it. `.to(device)` and `.cuda()`
+# do the same when they really move the tensor (a CPU tensor to a GPU); on the device it already
+# has, `.to` returns the tensor itself. Hence the `device=` in section 1. (`model.to(device)` is
+# fine: a module moves its parameters in place, and they stay leaves.)
+
+# %%
+scaled = torch.randn(3, device=device, requires_grad=True) * 0.01
+cast = torch.randn(3, device=device, requires_grad=True).to(torch.float64)
+print(tensor_info("scaled", scaled))
+print(tensor_info("cast", cast))
+(scaled.sum() + cast.sum()).backward()
+with expect_warning(UserWarning, contains="is not a leaf Tensor is being accessed"):
+    print("scaled.grad:", scaled.grad)
+
+# %% [markdown]
+# Create the tensor with its final device and dtype, or do the operation first and call
+# `requires_grad_()` afterwards: either way you hold a leaf.
+
+# %%
+scaled = (torch.randn(3, device=device) * 0.01).requires_grad_()
+cast = torch.randn(3, device=device, dtype=torch.float64, requires_grad=True)
+(scaled.sum() + cast.sum()).backward()
+print(tensor_info("scaled", scaled), "| grad:", fmt(scaled.grad))
+print(tensor_info("cast", cast), "| grad:", fmt(cast.grad))
 
 # %% [markdown]
 # ## 7. The graph is rebuilt on every forward pass
@@ -332,6 +328,43 @@ draw_graph(f(-a, steps=3), params={"a": a})
 # *this* forward pass recorded, then frees the tensors it saved (lesson 03 is about that freeing).
 
 # %% [markdown]
+# ## Aside: `next_functions` in detail
+#
+# Nothing in lessons 01–03 needs this; read it when you walk graphs yourself. `next_functions` has
+# one entry per differentiable tensor input **of the operation autograd recorded**, in that
+# operation's order — not one per argument of the function you called:
+#
+# | input of the recorded operation | example | entry |
+# |---|---|---|
+# | requires grad | `w` in `w * x` | `(node, input_nr)` |
+# | differentiable, does not require grad | `x` in `w * x`; the 2 in `2 * w` (wrapped into a 0-dim tensor) | `(None, 0)` |
+# | not differentiable, or a number the operation takes as a parameter | the condition of `torch.where`; the index in `w[index]`; the 2 in `** 2` | none |
+#
+# `input_nr` says *which output* of that node the input was: an operation with several outputs,
+# such as `unbind`, gives numbers other than 0.
+
+# %%
+first, _, third = w.unbind()  # one UnbindBackward0 node with three outputs
+print("first * third:", entries(first * third))  # its outputs 0 and 2
+print("2 * w        :", entries(2 * w))
+print("where        :", entries(torch.where(w > 0, w, 2 * w)))  # no entry for w > 0
+print("w[index]     :", entries(w[torch.tensor([0, 2], device=device)]))
+
+# %% [markdown]
+# A list argument gives one entry per tensor in it: `torch.cat([w, v, w])` has three, two of them
+# for `w`. And a call can record another operation: `F.linear(x, W, b)` on a 2-D input is recorded
+# as `addmm(b, x, Wᵀ)`, so its node is `AddmmBackward0` with entries for `b`, `x` (`None`: it does
+# not require grad) and `Wᵀ` (a `TBackward0` node in front of `W`'s `AccumulateGrad`).
+
+# %%
+v = torch.tensor([0.5, 0.5, 0.5], device=device, requires_grad=True)
+print("cat([w, v, w]):", entries(torch.cat([w, v, w])))
+W = torch.randn(2, 3, device=device, requires_grad=True)
+b = torch.zeros(2, device=device, requires_grad=True)
+out = torch.nn.functional.linear(x.unsqueeze(0), W, b)
+print(f"F.linear -> {type(out.grad_fn).__name__}:", entries(out))
+
+# %% [markdown]
 # ## Summary
 #
 # | you want to… | use | remember |
@@ -341,6 +374,7 @@ draw_graph(f(-a, steps=3), params={"a": a})
 # | get gradients of a scalar | `loss.backward()` | only leaves that require grad get `.grad`; saved tensors are freed |
 # | start a new step | `opt.zero_grad()` or `p.grad = None` | `.grad` **accumulates** otherwise |
 # | see an intermediate gradient | `t.retain_grad()` before `backward()` | or a hook (lesson 05) |
+# | a parameter on a GPU, scaled, another dtype | create it so, or `requires_grad_()` after the operation | `randn(…, requires_grad=True).to(…)` or `* 0.01` is a non-leaf: no `.grad` |
 # | branch or loop | plain Python | the graph is rebuilt on each forward |
 #
 # Next: [02 · detach](02_detach.ipynb) — stopping gradients on purpose.

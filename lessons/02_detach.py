@@ -26,9 +26,10 @@
 # - how `detach()` cuts the graph (drawn side by side with the uncut graph);
 # - that a detached tensor **shares memory and the version counter** with the original, when an
 #   in-place change to it is caught by autograd and when it silently changes the original, and why
-#   `.data` is never caught (wrong gradients, silently);
-# - what `torch.no_grad()`, `torch.inference_mode()` and `requires_grad_(False)` are each for, and
-#   why `model.eval()` is not one of them;
+#   `.data` is never caught (wrong gradients, silently); `clone()` versus `detach()`, and how
+#   `torch.tensor(t)` cuts the graph;
+# - what `torch.no_grad()`, `torch.inference_mode()` and `requires_grad_(False)` are each for, why
+#   `model.eval()` is not one of them, and where freezing does not stop an optimizer;
 # - three patterns built on `detach()`: a fixed target, a one-sided loss, the straight-through
 #   estimator.
 #
@@ -57,11 +58,15 @@ else:
     raise RuntimeError("helpers/ not found: start Jupyter from the repository (see README)")
 
 # %%
+import copy
+import warnings
+
 import torch
 
-from helpers import (check, compare_gradients, draw_graph, expect_error, fmt, pick_device,
-                     seed_everything)
+from helpers import (check, compare_gradients, draw_graph, expect_error, fmt, format_bytes,
+                     pick_device, saved_tensor_bytes, seed_everything)
 from helpers.graphs import side_by_side
+from helpers.show import expect_warning
 
 device = pick_device()
 seed_everything(0)
@@ -167,10 +172,42 @@ compare_gradients({"right": {"w": right}, ".data clamp_": {"w": through_data}}, 
 # code modifies a tensor that backward needs, `detach()` tells you.
 
 # %% [markdown]
-# ## 3. Grad modes (`no_grad`, `inference_mode`), freezing (`requires_grad_(False)`) — and `eval()`
+# ### Copies: `clone()`, `detach()`, `detach().clone()`
 #
-# `detach()` acts on one tensor. The two grad modes act on a whole block of code, freezing on a
-# whole parameter:
+# `clone()` copies the values **and stays in the graph** (`CloneBackward0`: gradients flow back
+# through it); `detach()` leaves the graph but copies nothing; `detach().clone()` does both: new
+# memory, no history — a snapshot that later in-place changes cannot reach.
+
+# %%
+y = w * 2
+for name, t in [("clone()", y.clone()), ("detach()", y.detach()),
+                ("detach().clone()", y.detach().clone())]:
+    shares = t.untyped_storage().data_ptr() == y.untyped_storage().data_ptr()
+    grad_fn = type(t.grad_fn).__name__ if t.grad_fn else None
+    print(f"{name:16}: grad_fn={grad_fn!s:14} requires_grad={t.requires_grad!s:5} "
+          f"shares memory={shares}")
+
+# %% [markdown]
+# `torch.tensor(t)` also makes a `detach().clone()`: the result does not require grad, so the
+# graph is cut there without an error, only a warning. Building a tensor from a list of tensors,
+# `torch.tensor([y[0], y[1]])`, cuts it the same way (it reads each as a Python number; PyTorch warns
+# "Converting a tensor with requires_grad=True to a scalar" once per session). To combine tensors
+# and keep the graph, use `torch.stack` or `torch.cat`.
+
+# %%
+with expect_warning(UserWarning, contains="rather than torch.tensor(sourceTensor)"):
+    copied = torch.tensor(y)
+with warnings.catch_warnings(record=True):  # its warning, shown once per session, is quoted above
+    from_list = torch.tensor([y[0], y[1]])
+stacked = torch.stack([y[0], y[1]])
+print("torch.tensor(y)      : requires_grad =", copied.requires_grad)
+print("torch.tensor([y0, y1]): requires_grad =", from_list.requires_grad)
+print("torch.stack([y0, y1]) : grad_fn =", type(stacked.grad_fn).__name__)
+
+# %% [markdown]
+# ## 3. Grad modes (`no_grad`, `inference_mode`) — and `eval()`
+#
+# `detach()` acts on one tensor. The two grad modes act on a whole block of code:
 
 # %%
 model = torch.nn.Sequential(torch.nn.Linear(3, 64), torch.nn.Dropout(0.5), torch.nn.Linear(64, 1))
@@ -190,17 +227,32 @@ print("under inference_mode: requires_grad =", out_inference.requires_grad,
 # Neither is *evaluation*: this model is in training mode, so its dropout is still active under
 # `no_grad`: each call draws a new random mask for its 2 × 64 dropout units, so two calls on the
 # same input almost surely give different outputs (the same mask twice has a chance of 2⁻¹²⁸).
-# Evaluating a model needs `model.eval()` as well (the end of this section).
+# And a batch-norm layer in training mode still **updates its running statistics** under
+# `no_grad`: "evaluating" a model that way changes it. Evaluating needs `model.eval()` as well (the
+# end of this section).
 
 # %%
+bn = torch.nn.BatchNorm1d(3).to(device)  # a new layer: running mean 0, in training mode
 with torch.no_grad():
     print("dropout active under no_grad, two calls differ:", not torch.equal(model(x), model(x)))
+    bn(x)
+print("batch-norm running mean after one no_grad call:", fmt(bn.running_mean))
 
 # %% [markdown]
 # `inference_mode` (PyTorch 1.9+) goes further than `no_grad`: it also skips the version counter and
-# view tracking. The price: an inference tensor cannot be **saved for backward**, so an operation
-# recorded later that would save it fails. Here that is `*`: it saves `out_inference`, because the
-# gradient of the product with respect to `model(x)` is `out_inference` (times the incoming one):
+# view tracking. The price, outside the mode: an inference tensor cannot be changed in place, nor
+# made to require grad (the messages below are PyTorch's):
+
+# %%
+with expect_error(RuntimeError):
+    out_inference.mul_(2)
+with expect_error(RuntimeError):
+    out_inference.requires_grad_()
+
+# %% [markdown]
+# — and it cannot be **saved for backward**, so an operation recorded later that would save it
+# fails. Here that is `*`: it saves `out_inference`, because the gradient of the product with
+# respect to `model(x)` is `out_inference` (times the incoming one):
 
 # %%
 with expect_error(RuntimeError, contains="Inference tensors cannot be saved for backward"):
@@ -220,23 +272,12 @@ print("clone * model(x): backward ran")
 model.zero_grad()
 
 # %% [markdown]
-# `requires_grad_(False)` freezes *parameters*: the forward pass is still recorded for the rest, but
-# the frozen ones get no gradient (fine-tuning only the head of a network, say).
-
-# %%
-model[0].requires_grad_(False)  # freeze the first layer
-model(x).sum().backward()
-for name, p in model.named_parameters():
-    print(f"{name:9} requires_grad={p.requires_grad!s:5} grad is None: {p.grad is None}")
-model[0].requires_grad_(True)
-model.zero_grad()
-
-# %% [markdown]
 # And `model.eval()`? It changes how *layers* behave (dropout off, batch-norm uses running
 # statistics), not whether gradients are recorded. Evaluation code wants both: `eval()` for the
 # layers, `no_grad()` (or `inference_mode()`) for the graph.
 
 # %%
+model.zero_grad()
 model.eval()
 out = model(x)
 print("after eval(): requires_grad =", out.requires_grad, "| grad_fn:", type(out.grad_fn).__name__)
@@ -248,7 +289,56 @@ print("eval() + no_grad(): requires_grad =", evaluated.requires_grad)
 _ = model.train()  # back to training mode
 
 # %% [markdown]
-# ## 4. Patterns built on `detach()`
+# ## 4. Freezing parameters: `requires_grad_(False)`
+#
+# `requires_grad_(False)` freezes *parameters*: the forward pass is still recorded for the rest, but
+# the frozen ones get no new gradient (fine-tuning only the head of a network, say).
+
+# %%
+model.zero_grad()
+model[0].requires_grad_(False)  # freeze the first layer
+model(x).sum().backward()
+for name, p in model.named_parameters():
+    print(f"{name:9} requires_grad={p.requires_grad!s:5} grad is None: {p.grad is None}")
+_ = model[0].requires_grad_(True)
+
+# %% [markdown]
+# `grad is None` above only because `zero_grad()` ran first: `requires_grad_(False)` does not touch
+# a `.grad` the parameter already has. And an optimizer skips a parameter only when its `.grad` is
+# `None`. With `zero_grad(set_to_none=False)` the frozen layer holds a `.grad` of zeros, and an
+# optimizer with momentum (SGD with `momentum=0.9`, AdamW, which also applies weight decay) keeps
+# moving it; plain SGD does not. Here the first layer is frozen after one ordinary step:
+
+# %%
+def frozen_layer_moves(make_optimizer, set_to_none: bool) -> bool:
+    """One ordinary step, then freeze the first layer: does the second step move it?"""
+    seed_everything(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)).to(device)
+    opt = make_optimizer(net.parameters())
+    for step in range(2):
+        if step == 1:
+            net[0].requires_grad_(False)
+            frozen = net[0].weight.detach().clone()
+        opt.zero_grad(set_to_none=set_to_none)
+        net(x).sum().backward()
+        opt.step()
+    return not torch.equal(frozen, net[0].weight)
+
+# %%
+optimizers = {"SGD": lambda p: torch.optim.SGD(p, lr=0.1),
+              "SGD, momentum 0.9": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+              "AdamW": lambda p: torch.optim.AdamW(p, lr=0.1)}
+for name, make in optimizers.items():
+    kept, dropped = frozen_layer_moves(make, False), frozen_layer_moves(make, True)
+    print(f"{name:17}: frozen layer moves with zero_grad(set_to_none=False): {kept!s:5} "
+          f"| with zero_grad(): {dropped}")
+
+# %% [markdown]
+# To freeze for sure, also leave the frozen parameters out of the optimizer (or set their `.grad`
+# to `None`).
+
+# %% [markdown]
+# ## 5. Patterns built on `detach()`
 #
 # ### A fixed target
 # In reinforcement learning (DQN) or self-distillation, a loss compares a network's output with a
@@ -256,15 +346,33 @@ _ = model.train()  # back to training mode
 # loss.
 
 # %%
-online = torch.nn.Linear(3, 1).to(device)
-target_net = torch.nn.Linear(3, 1).to(device)
-target_net.load_state_dict(online.state_dict())  # a copy, updated only now and then
+online = torch.nn.Sequential(torch.nn.Linear(3, 64), torch.nn.Tanh(), torch.nn.Linear(64, 1))
+online = online.to(device)
+target_net = copy.deepcopy(online)  # a copy, updated only now and then
 
 target = target_net(x).detach() + 1.0             # "reward + value of the next state"
 loss = ((online(x) - target) ** 2).mean()
 loss.backward()
-print("online gets a gradient:", online.weight.grad is not None)
-print("target_net gets none  :", target_net.weight.grad is None)
+print("online gets a gradient:", all(p.grad is not None for p in online.parameters()))
+print("target_net gets none  :", all(p.grad is None for p in target_net.parameters()))
+
+# %% [markdown]
+# `target_net(x).detach()` first records `target_net`'s graph, saving its activations, and then
+# drops it. Computing the target under `no_grad` records nothing: the same values, no wasted work
+# and no memory peak (`saved_tensor_bytes`, from the helpers, counts what autograd saved; lesson 03
+# uses it).
+
+# %%
+def target_no_grad():
+    with torch.no_grad():
+        return target_net(x)
+
+
+detached = saved_tensor_bytes(lambda: target_net(x).detach(), exclude=target_net)
+print("saved by target_net(x).detach():", format_bytes(detached))
+print("saved under no_grad            :",
+      format_bytes(saved_tensor_bytes(target_no_grad, exclude=target_net)))
+print("same values:", torch.equal(target_no_grad(), target_net(x).detach()))
 
 # %% [markdown]
 # ### Stop-gradient in one branch of a loss
@@ -280,8 +388,9 @@ print("a.grad:", fmt(a.grad), "| b.grad:", b.grad)
 # %% [markdown]
 # ### The straight-through estimator
 # Rounding has zero gradient almost everywhere, so a network with a rounding step (quantisation,
-# binary codes) cannot learn through it. The trick `x + (q - x).detach()` has the *value* of `q` but
-# the *gradient* of `x`: forward rounds, backward pretends nothing happened.
+# binary codes) cannot learn through it. The trick `q + (x - x.detach())`, with `q = round(x)`, has
+# the *value* of `q` (it adds `x - x`, exactly 0) but the *gradient* of `x`: forward rounds,
+# backward pretends nothing happened.
 
 # %%
 x_in = torch.tensor([0.2, 0.7, 1.4, -1.6], device=device, requires_grad=True)
@@ -291,22 +400,39 @@ q.sum().backward()
 plain_grad = x_in.grad.clone()
 x_in.grad = None
 
-ste = x_in + (torch.round(x_in) - x_in).detach()
+ste = torch.round(x_in) + (x_in - x_in.detach())
 ste.sum().backward()
 print("value of the STE   :", fmt(ste), "| equals round(x):", torch.equal(ste, torch.round(x_in)))
 print("gradient of round  :", fmt(plain_grad))
 print("gradient of the STE:", fmt(x_in.grad))
 
 # %% [markdown]
+# You will also meet the form `x + (q - x).detach()`. It has the same gradient, but its value is
+# `q` only up to rounding: `q - x` and then `x + (q - x)` are each rounded to the dtype, which for
+# large |x| loses `q`. For `q = sign(x)` the value is 0 or ±2 for every |x| ≥ 258 in bfloat16,
+# ≥ 2050 in float16 and > 2²⁴ in float32:
+
+# %%
+for dtype, big in [(torch.bfloat16, 300.0), (torch.float16, 3000.0), (torch.float32, 3e7)]:
+    xs = torch.tensor([-big, -1.0, big], dtype=dtype, device=device)
+    x1, x2 = xs.clone().requires_grad_(), xs.clone().requires_grad_()
+    other = x1 + (torch.sign(x1) - x1).detach()
+    exact = torch.sign(x2) + (x2 - x2.detach())
+    (other.sum() + exact.sum()).backward()
+    print(f"{str(dtype)[6:]:8} x = {fmt(xs)}: x + (q - x).detach() = {fmt(other)}, "
+          f"q + (x - x.detach()) = {fmt(exact)} | gradients equal: {torch.equal(x1.grad, x2.grad)}")
+
+# %% [markdown]
 # ## Summary
 #
 # | use this | when | remember |
 # |---|---|---|
-# | `t.detach()` | one value must be a constant in backward (targets, one side of a loss, STE) | shares memory and version counter: in-place changes are caught only where backward saved it |
+# | `t.detach()` | one value must be a constant in backward (targets, one side of a loss, STE `q + (x - x.detach())`) | shares memory and version counter: in-place changes are caught only where backward saved it |
 # | ~~`t.data`~~ | never in new code | in-place changes go unnoticed: wrong gradients |
-# | `with torch.no_grad():` | metrics, updating weights by hand; evaluation together with `eval()` | results don't require grad; dropout stays on in training mode |
-# | `with torch.inference_mode():` | pure inference, serving | results cannot be saved for backward later: `clone()` them first |
-# | `p.requires_grad_(False)` | freezing parameters | the rest of the graph is still recorded |
+# | `t.detach().clone()` | a snapshot: new memory, no history | `clone()` alone stays in the graph; `torch.tensor(t)` cuts it with only a warning |
+# | `with torch.no_grad():` | metrics, targets, updating weights by hand; evaluation together with `eval()` | results don't require grad; dropout and batch-norm statistics stay in training mode |
+# | `with torch.inference_mode():` | pure inference, serving | outside the mode, results cannot be changed in place or saved for backward: `clone()` them first |
+# | `p.requires_grad_(False)` | freezing parameters | keeps an existing `.grad`; momentum and AdamW move a zero `.grad`: `zero_grad()` (to `None`) or leave it out of the optimizer |
 # | `model.eval()` | switching dropout / batch-norm to evaluation | **not** a grad mode: combine with `no_grad` |
 #
 # Next: [03 · retain_graph](03_retain_graph.ipynb) — backpropagating twice through one graph.

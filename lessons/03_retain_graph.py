@@ -17,20 +17,17 @@
 #
 # # 03 · retain_graph: backpropagating twice
 #
-# The seed question of this workshop: `x = g(a)` and `y = g(b)` come from a shared module `g`, and
-# `g` is trained with two losses, `l1 = f(x.detach(), y)` and `l2 = −f(x, y.detach())`, each with
-# its own `backward()` call (the first with `retain_graph=True`). That evaluates `f` twice; the
-# question asks how to evaluate `f(x, y)` once and backpropagate through it twice
-# ([lesson 06](06_compute_once.ipynb) gives the accepted answer). The first thing that gets in the
-# way is that, by default, **a graph can be used for backward only once if its nodes saved tensors
-# (most do)**. This lesson shows why, what `retain_graph=True` keeps alive and what it costs, and
-# the classic bug it leads to. (The question's own two-call code needs `retain_graph=True` only
-# where its two passes share saved tensors: section 1 shows when.)
+# The workshop's question wants two backward passes through one graph, and that is the first thing
+# that gets in the way: by default **a graph can be used for backward only once if its nodes saved
+# tensors (most do)**. This lesson shows why, what `retain_graph=True` keeps alive and what it costs,
+# the everyday bug behind the error, and the classic bug `retain_graph` leads to.
 #
 # **You will learn**
 # - why a second `backward()` fails (the saved tensors are freed, not the graph), and why some
 #   graphs happen not to fail;
 # - what `retain_graph=True` keeps in memory, measured;
+# - the everyday cause of the error — a tensor carried over from the previous step, like an RNN's
+#   hidden state — and why `detach()`, not `retain_graph=True`, is its fix;
 # - that several losses can share one `backward()`: same gradients, and the shared part of the
 #   graph runs once instead of once per loss (counted);
 # - the difference between `retain_graph` and `create_graph`;
@@ -68,7 +65,9 @@ from torch import nn
 from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt,
                      format_bytes, pick_device, saved_tensor_bytes, seed_everything, time_methods)
 from helpers.compute_once import abs_difference, seed_example
+from helpers.gan import all_changed, make_gan, snapshot
 from helpers.measure import SavedTensorTracker
+from helpers.nodes import graph_nodes, node_runs
 
 device = pick_device()
 seed_everything(0)
@@ -142,12 +141,13 @@ for name, make in [("(w + 1).sum()", lambda: (w + 1).sum()),
 # %% [markdown]
 # ### The seed question's two calls
 #
-# The question computes `f` twice (`l1` and `l2` are two forward passes of `f`), so the two
-# backward passes can share only the history of `x` and `y`. With `x = g(a)` and `y = g(b)` from two
-# calls of `g`, they share nothing: `l1`'s pass runs through `y`'s history, `l2`'s through `x`'s,
-# and no `retain_graph` is needed. With one call of `g` on the batch `[a, b]`, both passes run
-# through the same node of `g`, and the first frees what it saved. (`seed_example` is the `g`, `a`
-# and `b` of the accepted answer's example; `abs_difference` its `f`; lesson 04 uses them again.)
+# The question ([lesson 06](06_compute_once.ipynb)) trains `g` with `l1 = f(x.detach(), y)` and
+# `l2 = −f(x, y.detach())`, one `backward()` each, where `x = g(a)`, `y = g(b)`. Its two passes
+# share only the history of `x` and `y`. With two calls of `g` they share nothing (`l1`'s pass runs
+# through `y`'s history, `l2`'s through `x`'s): no `retain_graph` needed. With one call of `g` on the
+# batch `[a, b]`, both passes run through the same node of `g`, and the first frees what it saved.
+# (`seed_example` is the accepted answer's `g` — a 1 × 1 linear layer, weight 1 — with `a = 1`,
+# `b = 2`; `abs_difference` is its `f = |x − y|`.)
 
 # %%
 def seed_two_calls(one_forward_of_g: bool) -> str:
@@ -165,12 +165,17 @@ print("x = g(a), y = g(b)     :", seed_two_calls(one_forward_of_g=False))
 print("x, y = g([a, b]) batch :", seed_two_calls(one_forward_of_g=True))
 
 # %% [markdown]
+# `[[3.0]]` is a 1 × 1 matrix, like `g.weight`: 2 from `l1` (through `y = w·b`, b = 2) plus 1 from
+# `l2` (through `x = w·a`, a = 1).
+
+# %% [markdown]
 # ## 2. `retain_graph=True` and what it costs
 #
 # `backward(retain_graph=True)` keeps the saved tensors, so the graph can be used again. The price
 # is memory: everything the forward pass saved stays allocated until the graph itself is dropped.
-# `SavedTensorTracker` (from `helpers.measure`) watches the saved tensors and tells how many bytes a
-# graph still holds; the parameters are left out, since they are in memory anyway.
+# `SavedTensorTracker` (from `helpers.measure`) watches the saved tensors and tells how many bytes
+# the graph still holds, leaving out the tensors we name: the parameters and the input `x`, which
+# stay in memory anyway.
 
 # %%
 model = nn.Sequential(nn.Linear(64, 256), nn.Tanh(), nn.Linear(256, 256), nn.Tanh(),
@@ -178,7 +183,7 @@ model = nn.Sequential(nn.Linear(64, 256), nn.Tanh(), nn.Linear(256, 256), nn.Tan
 x = torch.randn(128, 64, generator=torch.Generator().manual_seed(0)).to(device)
 
 for retain in (False, True):
-    with SavedTensorTracker(exclude=model) as saved:
+    with SavedTensorTracker(exclude=[*model.parameters(), x]) as saved:
         loss = model(x).pow(2).mean()
     before = saved.held_bytes()
     loss.backward(retain_graph=retain)
@@ -189,23 +194,99 @@ print("after `del loss`:", format_bytes(saved.held_bytes()))
 model.zero_grad()
 
 # %% [markdown]
-# 288.5 KiB here: the input (128 × 64 floats, 32 KiB), the two hidden activations (128 × 256 floats,
-# 128 KiB each — each saved once, though both `Tanh` and the next `Linear` need it) and the last
-# layer's output that `pow` needs (0.5 KiB). In real networks saved activations are often the
-# largest memory cost of training. With `retain_graph=True` they stay until the last reference to
-# the graph (here `loss`) goes away.
+# 256.5 KiB: the two hidden activations (128 × 256 floats, 128 KiB each) and the last layer's
+# output that `pow` needs (0.5 KiB). Each activation is saved twice — by its `Tanh` (its output)
+# and by the next `Linear` (its input) — into **one storage**, so its bytes count once:
+
+# %%
+hidden = model[1](model[0](x))
+after = model[2](hidden).grad_fn  # AddmmBackward0
+print("Tanh saved the activation itself:",
+      hidden.grad_fn._saved_result.data_ptr() == hidden.data_ptr())
+print("Linear saved a tensor on its storage:",
+      after._saved_mat1.untyped_storage().data_ptr() == hidden.untyped_storage().data_ptr())
 
 # %% [markdown]
-# ## 3. Several losses: one backward on the sum, or one each?
+# In real networks saved activations are often the largest memory cost of training. With
+# `retain_graph=True` they stay until the last reference to the graph (here `loss`) goes away.
+
+# %% [markdown]
+# ## 3. The everyday cause: a tensor carried over from the previous step
+#
+# Most learners meet "Trying to backward through the graph a second time" without ever calling
+# `backward()` twice on purpose. A value computed in one step and reused in the next — an RNN's
+# hidden state, a running average — carries the previous step's graph along, and this step's
+# `backward()` runs on into it:
+
+# %%
+seed_everything(0)
+cell = nn.RNNCell(4, 8).to(device)
+inputs = torch.randn(200, 3, 4, generator=torch.Generator().manual_seed(3)).to(device)
+
+hidden = torch.zeros(3, 8, device=device)
+with expect_error(RuntimeError, contains="Trying to backward through the graph a second time"):
+    for step, x_t in enumerate(inputs):
+        hidden = cell(x_t, hidden)       # hidden still has step - 1's graph behind it
+        hidden.pow(2).mean().backward()  # ... which the previous step's backward freed
+print("failed at step", step)
+
+# %% [markdown]
+# `retain_graph=True` silences the error, but it is the wrong fix: every step's `backward()` now
+# runs through **all** earlier steps, and every graph stays in memory. `node_runs` (from
+# `helpers.nodes`) counts the nodes each backward runs. The right fix is `detach()` at the boundary:
+# each step starts a fresh graph, and the gradient stops at the step's start (truncated
+# backpropagation through time).
+
+# %%
+def train_rnn(steps: int, fix: str) -> tuple[list[tuple[int, int]], torch.Tensor]:
+    hidden, report = torch.zeros(3, 8, device=device), []
+    with SavedTensorTracker(exclude=[*cell.parameters(), inputs]) as saved:
+        for x_t in inputs[:steps]:
+            if fix == "detach":
+                hidden = hidden.detach()  # the boundary: nothing flows into the previous step
+            hidden = cell(x_t, hidden)
+            loss = hidden.pow(2).mean()
+            runs = node_runs([loss], lambda: loss.backward(retain_graph=(fix == "retain_graph")))
+            report.append((len(runs), saved.held_bytes()))  # nodes run, bytes graphs still hold
+    return report, hidden
+
+# %%
+for fix in ("retain_graph", "detach"):
+    report, _ = train_rnn(50, fix)
+    print(f"{fix:12}:", ", ".join(f"step {i + 1}: {report[i][0]} nodes run, "
+                                  f"{format_bytes(report[i][1])} held" for i in (0, 1, 9, 49)))
+
+# %% [markdown]
+# With `retain_graph=True` each step's backward runs 6 nodes more than the last and the held memory
+# grows without bound; with `detach()` both stay constant. The time per step grows with it (this
+# cell's output varies from run to run and is not compared):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+long_history = torch.zeros(3, 8, device=device)
+for x_t in inputs:  # 200 steps with retain_graph=True
+    long_history = cell(x_t, long_history)
+    long_history.pow(2).mean().backward(retain_graph=True)
+
+
+def one_step(h: torch.Tensor) -> None:
+    cell(inputs[0], h).pow(2).mean().backward(retain_graph=True)
+
+
+t = time_methods({"carried": lambda: one_step(long_history),
+                  "detached": lambda: one_step(long_history.detach())}, repeat=20, device=device)
+print(f"a step after 200 retained steps takes {t['carried'].median / t['detached'].median:.0f}x "
+      "the time of a step after detach()")
+
+# %% [markdown]
+# ## 4. Several losses: one backward on the sum, or one each?
 #
 # A network with a shared trunk and two heads has two losses. Two ways to get the gradients:
 
 # %%
 trunk = nn.Sequential(nn.Linear(64, 256), nn.Tanh()).to(device)
 head1, head2 = nn.Linear(256, 1).to(device), nn.Linear(256, 1).to(device)
-params = {f"trunk.{n}": p for n, p in trunk.named_parameters()}
-params |= {f"head1.{n}": p for n, p in head1.named_parameters()}
-params |= {f"head2.{n}": p for n, p in head2.named_parameters()}
+net = nn.ModuleDict({"trunk": trunk, "head1": head1, "head2": head2})
 
 
 def losses():
@@ -221,59 +302,37 @@ def two_backwards(l1, l2):
     l1.backward(retain_graph=True)  # the trunk's saved tensors are needed again by l2
     l2.backward()
 
-
+# %%
 results = {}
 for method in (one_backward_on_the_sum, two_backwards):
-    for p in params.values():
-        p.grad = None
+    net.zero_grad()
     l1, l2, _ = losses()
     method(l1, l2)
-    results[method.__name__] = collect_grads(params)
-
+    results[method.__name__] = collect_grads(net)
 compare_gradients(results)
 
 # %% [markdown]
 # Same gradients: backward is linear, the gradient of a sum is the sum of the gradients. What does
 # the second way cost? Not twice the work: each head's part of the graph runs once either way; only
-# the part the two losses **share** — the trunk — runs once per `backward()` call. To see it, count
-# how often each node of the graph runs. `node.register_prehook(fn)` makes the engine call `fn` each
-# time it is about to run that node (hooks are the subject of
-# [lesson 05](05_register_hook.ipynb)).
+# the part the two losses **share** — the trunk — runs once per `backward()` call. `node_runs`
+# counts it (it puts a hook — [lesson 05](05_register_hook.ipynb) — on each node that records
+# every run):
 
 # %%
-def graph_nodes(*outputs):
-    """Every node of the backward graph behind the outputs: a walk along next_functions."""
-    seen, todo = set(), [t.grad_fn for t in outputs]
-    while todo:
-        node = todo.pop()
-        if node is not None and node not in seen:
-            seen.add(node)
-            todo += [f for f, _ in node.next_functions]
-    return seen
-
-
 for method in (one_backward_on_the_sum, two_backwards):
     l1, l2, h = losses()
-    runs = []  # one entry per node run
-    handles = [node.register_prehook(lambda grad_outputs, node=node, runs=runs: runs.append(node))
-               for node in graph_nodes(l1, l2)]
-    method(l1, l2)
-    for handle in handles:  # remove them: a leaf's AccumulateGrad node is reused by later graphs
-        handle.remove()
-    in_trunk = graph_nodes(h)
-    print(f"{method.__name__:24}: {len(graph_nodes(l1, l2))} nodes, {len(runs)} node runs, "
+    nodes, in_trunk = graph_nodes(l1, l2), graph_nodes(h)
+    runs = node_runs([l1, l2], lambda: method(l1, l2))
+    print(f"{method.__name__:24}: {len(nodes)} nodes, {len(runs)} node runs, "
           f"{sum(n in in_trunk for n in runs)} of them in the trunk's {len(in_trunk)} nodes")
-for p in params.values():
-    p.grad = None
+net.zero_grad()
 
 # %% [markdown]
 # (The sum's own `AddBackward0` is not counted: it is not in the graph of `l1` and `l2`.) Only the
 # trunk's nodes ran twice: 23 runs = 18 nodes + the trunk's 5 again. How much *time* that costs
-# depends on how much of the work lies in the shared part: the timed code also runs the forward
-# pass, once either way, and the heads' backward, once either way, so on a quiet machine the ratio
-# lies above 1 and below 2, the nearer 1 the smaller the trunk's share of the work. It also depends
-# on the machine, its number of threads and what else runs on it: on a busy machine the ratio moves
-# from run to run, so this cell's output is not compared.
+# depends on the trunk's share of the work: the timed code also runs the forward pass and the
+# heads' backward once either way, so the ratio lies between 1 and 2. It also depends on the
+# machine and its load, so this cell's output is not compared.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -283,13 +342,13 @@ print(f"forward + two backward calls take {t['two'].median / t['sum'].median:.2f
       "the time of forward + one on the sum")
 
 # %% [markdown]
-# Use separate `backward` calls only when something must happen *between* them (section 5 shows
+# Use separate `backward` calls only when something must happen *between* them (section 6 shows
 # where that goes wrong). When the losses' graphs do not fit in memory together, `retain_graph` does
 # not help either: run forward and backward for one loss at a time (each with its own forward pass
 # of the trunk), as gradient accumulation does.
 
 # %% [markdown]
-# ## 4. `create_graph` is not `retain_graph`
+# ## 5. `create_graph` is not `retain_graph`
 #
 # - `retain_graph=True` keeps the saved tensors, so backward can run through the graph again.
 # - `create_graph=True` also **records the backward pass itself** as a graph, so the gradient you
@@ -315,35 +374,20 @@ print("create_graph: dz³/dz =", fmt(g_created), "| requires_grad:", g_created.r
       "| d²z³/dz² = 6z =", fmt(second))
 
 # %% [markdown]
-# ## 5. The GAN trap: `step()` between two backward passes
+# ## 6. The GAN trap: `step()` between two backward passes
 #
 # In a GAN, one discriminator output `D(G(z))` feeds two losses: the discriminator's loss labels
 # the fake as fake (target 0); the generator's labels it as real (target 1). Reusing the graph with
-# `retain_graph=True` and stepping the discriminator's optimizer in between looks natural:
+# `retain_graph=True` and stepping the discriminator's optimizer in between looks natural.
+# (`make_gan`, from `helpers.gan`, makes a small `G` and `D` and their SGD optimizers, the same
+# weights at each call.)
 
 # %%
-def make_gan():
-    seed_everything(1)
-    G = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 4)).to(device)
-    D = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).to(device)
-    return G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1)
-
-
-def copies(model: nn.Module) -> list[torch.Tensor]:
-    """A copy of each parameter of model, to tell later whether a step changed it."""
-    return [p.detach().clone() for p in model.parameters()]
-
-
-def all_changed(model: nn.Module, before: list[torch.Tensor]) -> bool:
-    """Whether every parameter of model differs from its copy in before."""
-    return all(not torch.equal(p, old) for p, old in zip(model.parameters(), before))
-
-
 bce = nn.BCEWithLogitsLoss()
 noise = torch.randn(16, 4, generator=torch.Generator().manual_seed(2)).to(device)
 ones, zeros = torch.ones(16, 1, device=device), torch.zeros(16, 1, device=device)
 
-G, D, opt_g, opt_d = make_gan()
+G, D, opt_g, opt_d = make_gan(device)
 out = D(G(noise))
 loss_d = bce(out, zeros)
 loss_d.backward(retain_graph=True)
@@ -388,8 +432,8 @@ print("G[0].weight.grad, summed |·|:", fmt(G[0].weight.grad.abs().sum()))
 # *detached* fake, step, then run D again for G's loss.
 
 # %%
-G, D, opt_g, opt_d = make_gan()
-g_before, d_before = copies(G), copies(D)
+G, D, opt_g, opt_d = make_gan(device)
+g_before, d_before = snapshot(G), snapshot(D)  # copies, to tell whether the steps change them
 fake = G(noise)
 opt_d.zero_grad()
 bce(D(fake.detach()), zeros).backward()  # no gradient into G
@@ -401,31 +445,36 @@ opt_g.step()
 print("every parameter changed: G", all_changed(G, g_before), "| D", all_changed(D, d_before))
 
 # %% [markdown]
-# **B. Both backward passes first, then both steps.** One forward of D; `inputs=` (lesson 04) sends
-# each loss's gradient only to the parameters it should train.
+# **B. Both backward passes first, then both steps.** One forward of D. `backward(inputs=[…])`
+# adds gradients only to the tensors listed ([lesson 04](04_autograd_grad.ipynb)), so each loss
+# reaches only the parameters it should train. To check, each loss is also run alone, from the
+# same weights:
 
 # %%
-G_alone, D_alone, _, _ = make_gan()  # the same weights: G's loss alone, for comparison
-bce(D_alone(G_alone(noise)), ones).backward()
+G_alone, D_copy, _, _ = make_gan(device)
+bce(D_copy(G_alone(noise)), ones).backward()  # G's loss alone: G_alone's gradients
+G_copy, D_alone, _, _ = make_gan(device)
+bce(D_alone(G_copy(noise).detach()), zeros).backward()  # D's loss alone: D_alone's gradients
 
-G, D, opt_g, opt_d = make_gan()
-g_before, d_before = copies(G), copies(D)
+G, D, opt_g, opt_d = make_gan(device)
+g_before, d_before = snapshot(G), snapshot(D)
 out = D(G(noise))
-opt_d.zero_grad()
-opt_g.zero_grad()
 bce(out, ones).backward(inputs=list(G.parameters()), retain_graph=True)
 bce(out, zeros).backward(inputs=list(D.parameters()))
-print(compare_gradients({"G after both backwards": collect_grads(G),
-                        "G's loss alone": collect_grads(G_alone)}))
+
+# %%
+for name, both, alone in [("G", G, G_alone), ("D", D, D_alone)]:
+    print(compare_gradients({f"{name} after both backwards": collect_grads(both),
+                             f"{name}'s loss alone": collect_grads(alone)}))
 opt_d.step()
 opt_g.step()
 print("every parameter changed: G", all_changed(G, g_before), "| D", all_changed(D, d_before))
 
 # %% [markdown]
 # They are not the same algorithm: in A, G's loss sees the *updated* D; in B, both see the old one
-# (a simultaneous update). Both are correct code, and in both `G` gets no gradient from D's loss
-# (`detach()` in A: no `.grad` at all after D's backward; `inputs=` in B: the same gradients as
-# G's loss alone); the first snippet was not.
+# (a simultaneous update). Both are correct code, and in both each network gets only its own
+# loss's gradient (`detach()` in A: G has no `.grad` after D's backward; `inputs=` in B: the same
+# gradients as each loss alone); the first snippet was not.
 
 # %% [markdown]
 # ## Summary
@@ -434,6 +483,7 @@ print("every parameter changed: G", all_changed(G, g_before), "| D", all_changed
 # |---|---|---|
 # | `loss.backward()` | once per graph, the usual case | frees the saved tensors |
 # | `backward(retain_graph=True)` | you really must run backward through the graph again | memory stays allocated until the graph is dropped |
+# | `h = h.detach()` between steps | a value carried from one step to the next (RNN state) | not `retain_graph=True`: the graph and the step time grow every step |
 # | `(l1 + l2).backward()` | several losses, nothing to do between them | same gradients as separate calls; the shared part runs once |
 # | `create_graph=True` | gradients of gradients (penalties, meta-learning) | records the backward pass: more memory and time |
 # | detach, or both backwards before any `step()` | a graph shared by two optimizers (GANs) | `step()` modifies saved weights in place |
