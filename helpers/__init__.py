@@ -6,9 +6,13 @@ One job per module, each introduced by a lesson:
 * :mod:`helpers.graphs` (lesson 01): draw an autograd graph; its text form states the graph.
 * :mod:`helpers.gradflow` (lesson 01): the gradient that flowed along each edge in a backward pass.
 * :mod:`helpers.exercises` (lesson 01): check exercise answers, with hints.
-* :mod:`helpers.show` (lesson 01): print tensors rounded and device-free, errors as stable text, a helper's code.
+* :mod:`helpers.show` (lesson 01): print tensors rounded and device-free, errors and warnings as stable
+  text, a helper's code.
+* :mod:`helpers.nodes` (lessons 01, 03): a tensor's autograd attributes, a node's inputs, the nodes of a
+  graph, node runs.
 * :mod:`helpers.compare` (lesson 02): compare gradients from several methods, as a table and a plot.
 * :mod:`helpers.measure` (lesson 03): saved-for-backward bytes, fair timings.
+* :mod:`helpers.gan` (lesson 03): a tiny GAN, and whether a step changed every parameter.
 * :mod:`helpers.compute_once` (lesson 06): the four ways to backpropagate through ``f(x, y)`` twice.
 * :mod:`helpers.dann` (lesson 07): domain-adversarial training on two moons, one pass versus two.
 * :mod:`helpers.distributed` (lesson 08): run a function on N processes from Jupyter, results by rank.

@@ -205,7 +205,8 @@ with expect_error(RuntimeError, contains="saved tensors after they have already 
 # backward node sends to each of its inputs during one `backward()`. The layout is that of
 # section 3, but here the red arrows point the way the gradient travels, **backward**, from `loss`
 # to `w`, each labelled with what was sent (in the text, `A -> B: v` means A sent v to B). A grey
-# dashed line marked "no grad" stands for an input that receives nothing; nothing flows along it.
+# dashed line labelled "no grad", ending in a bar at a node, marks an input of that node that
+# receives nothing: nothing flows along it, either way.
 #
 # The loss's gradient 1 leaves `PowBackward0` as 2 (w·x − 3) · 1 = 3, passes `SubBackward0`
 # unchanged (the constant 3 gets nothing), `SumBackward0` hands 3 to each of the three products,

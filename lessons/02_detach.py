@@ -188,10 +188,11 @@ for name, t in [("clone()", y.clone()), ("detach()", y.detach()),
           f"shares memory={shares}")
 
 # %% [markdown]
-# `torch.tensor(t)` also makes a `detach().clone()`: the result does not require grad, so the
-# graph is cut there without an error, only a warning. Building a tensor from a list of tensors,
-# `torch.tensor([y[0], y[1]])`, cuts it the same way (it reads each as a Python number; PyTorch warns
-# "Converting a tensor with requires_grad=True to a scalar" once per session). To combine tensors
+# `torch.tensor(t)` copies like `detach().clone()`: the result does not require grad, so the
+# graph is cut there without an error, only a warning. Building a tensor from a list of
+# one-element tensors, `torch.tensor([y[0], y[1]])`, cuts it the same way (it reads each as a
+# Python number; PyTorch warns "Converting a tensor with requires_grad=True to a scalar" once per
+# session). To combine tensors
 # and keep the graph, use `torch.stack` or `torch.cat`.
 
 # %%
@@ -304,8 +305,8 @@ _ = model[0].requires_grad_(True)
 
 # %% [markdown]
 # `grad is None` above only because `zero_grad()` ran first: `requires_grad_(False)` does not touch
-# a `.grad` the parameter already has. And an optimizer skips a parameter only when its `.grad` is
-# `None`. With `zero_grad(set_to_none=False)` the frozen layer holds a `.grad` of zeros, and an
+# a `.grad` the parameter already has. And PyTorch's optimizers skip a parameter whose `.grad` is
+# `None`, but step one whose `.grad` holds zeros. With `zero_grad(set_to_none=False)` the frozen layer holds a `.grad` of zeros, and an
 # optimizer with momentum (SGD with `momentum=0.9`, AdamW, which also applies weight decay) keeps
 # moving it; plain SGD does not. Here the first layer is frozen after one ordinary step:
 
@@ -389,7 +390,7 @@ print("a.grad:", fmt(a.grad), "| b.grad:", b.grad)
 # ### The straight-through estimator
 # Rounding has zero gradient almost everywhere, so a network with a rounding step (quantisation,
 # binary codes) cannot learn through it. The trick `q + (x - x.detach())`, with `q = round(x)`, has
-# the *value* of `q` (it adds `x - x`, exactly 0) but the *gradient* of `x`: forward rounds,
+# the *value* of `q` (it adds `x - x`, exactly 0 for finite `x`) but the *gradient* of `x`: forward rounds,
 # backward pretends nothing happened.
 
 # %%

@@ -258,7 +258,7 @@ for fix in ("retain_graph", "detach"):
 
 # %% [markdown]
 # With `retain_graph=True` each step's backward runs 6 nodes more than the last and the held memory
-# grows without bound; with `detach()` both stay constant. The time per step grows with it (this
+# grows with every step; with `detach()` both stay constant. The time per step grows with it (this
 # cell's output varies from run to run and is not compared):
 
 # %%
