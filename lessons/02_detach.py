@@ -191,17 +191,16 @@ for name, t in [("clone()", y.clone()), ("detach()", y.detach()),
 # `torch.tensor(t)` copies like `detach().clone()`: the result does not require grad, so the
 # graph is cut there without an error, only a warning. Building a tensor from a list of
 # one-element tensors, `torch.tensor([y[0], y[1]])`, cuts it the same way (it reads each as a
-# Python number; PyTorch warns "Converting a tensor with requires_grad=True to a scalar" once per
-# session). To combine tensors
-# and keep the graph, use `torch.stack` or `torch.cat`.
+# Python number; PyTorch warns "Converting a tensor with requires_grad=True to a scalar" only once
+# per kernel). To combine tensors and keep the graph, use `torch.stack` or `torch.cat`.
 
 # %%
 with expect_warning(UserWarning, contains="rather than torch.tensor(sourceTensor)"):
     copied = torch.tensor(y)
-with warnings.catch_warnings(record=True):  # its warning, shown once per session, is quoted above
+with warnings.catch_warnings(record=True):  # its warning, shown once per kernel, is quoted above
     from_list = torch.tensor([y[0], y[1]])
 stacked = torch.stack([y[0], y[1]])
-print("torch.tensor(y)      : requires_grad =", copied.requires_grad)
+print("torch.tensor(y)       : requires_grad =", copied.requires_grad)
 print("torch.tensor([y0, y1]): requires_grad =", from_list.requires_grad)
 print("torch.stack([y0, y1]) : grad_fn =", type(stacked.grad_fn).__name__)
 
@@ -305,8 +304,18 @@ _ = model[0].requires_grad_(True)
 
 # %% [markdown]
 # `grad is None` above only because `zero_grad()` ran first: `requires_grad_(False)` does not touch
-# a `.grad` the parameter already has. And PyTorch's optimizers skip a parameter whose `.grad` is
-# `None`, but step one whose `.grad` holds zeros. With `zero_grad(set_to_none=False)` the frozen layer holds a `.grad` of zeros, and an
+# a `.grad` the parameter already has:
+
+# %%
+model(x).sum().backward()       # every parameter gets a .grad
+model[0].requires_grad_(False)  # frozen afterwards
+print("frozen, still holds a .grad:", model[0].weight.grad is not None)
+_ = model[0].requires_grad_(True)
+model.zero_grad()
+
+# %% [markdown]
+# PyTorch's optimizers skip a parameter whose `.grad` is `None`, but step one whose `.grad` holds
+# zeros. With `zero_grad(set_to_none=False)` the frozen layer holds a `.grad` of zeros, and an
 # optimizer with momentum (SGD with `momentum=0.9`, AdamW, which also applies weight decay) keeps
 # moving it; plain SGD does not. Here the first layer is frozen after one ordinary step:
 

@@ -228,14 +228,14 @@ with expect_error(RuntimeError, contains="Trying to backward through the graph a
     for step, x_t in enumerate(inputs):
         hidden = cell(x_t, hidden)       # hidden still has step - 1's graph behind it
         hidden.pow(2).mean().backward()  # ... which the previous step's backward freed
-print("failed at step", step)
+print(f"failed at step {step + 1} (counting from 1): the first to reach an old graph")
 
 # %% [markdown]
 # `retain_graph=True` silences the error, but it is the wrong fix: every step's `backward()` now
 # runs through **all** earlier steps, and every graph stays in memory. `node_runs` (from
-# `helpers.nodes`) counts the nodes each backward runs. The right fix is `detach()` at the boundary:
-# each step starts a fresh graph, and the gradient stops at the step's start (truncated
-# backpropagation through time).
+# `helpers.nodes`) counts the nodes each backward runs. The right fix is `detach()` at the boundary
+# (here every step; truncated backpropagation through time does it every k steps): the gradient
+# stops there, and the next steps build a fresh graph.
 
 # %%
 def train_rnn(steps: int, fix: str) -> tuple[list[tuple[int, int]], torch.Tensor]:
