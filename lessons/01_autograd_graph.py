@@ -113,9 +113,10 @@ with torch.no_grad():
 #
 # Each `grad_fn` is a node of the **backward graph**: the function that, given the gradient of its
 # output, computes the gradients of its inputs. Its `next_functions` holds one pair
-# `(node, input_nr)` per input that can receive a gradient: `node` is where that gradient goes (the
-# node that made the input, or `AccumulateGrad` for a leaf), or `None` when the input does not
-# require grad. Let's build a small loss and walk the links.
+# `(node, input_nr)` per differentiable tensor input of the operation: `node` is where that input's
+# gradient goes (the node that made the input, or `AccumulateGrad` for a leaf), or `None` when the
+# input does not require grad; `input_nr` says which output of `node` the input was (0 here).
+# Let's build a small loss and walk the links.
 
 # %%
 target = torch.tensor(3.0, device=device)
@@ -137,8 +138,8 @@ walk(loss)
 # Read it bottom-up for the forward pass: multiply, sum, subtract, square. `(None, 0)` is the
 # entry of `x` in `w * x` and of `target` in `… - target`: they do not require grad, so no
 # gradient is sent there. (`entries` is `next_functions` with each node replaced by its type's name;
-# the aside at the end of this lesson says which inputs get one.) The last
-# node, `AccumulateGrad`, is where a gradient arrives at a leaf: it holds the leaf in `.variable`.
+# the aside at the end of this lesson has the details.) The last node, `AccumulateGrad`, is where
+# a gradient arrives at a leaf: it holds the leaf in `.variable`.
 
 # %%
 acc = loss.grad_fn                      # PowBackward0
