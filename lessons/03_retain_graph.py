@@ -220,7 +220,7 @@ print("Linear saved a tensor on its storage:",
 
 # %%
 seed_everything(0)
-cell = nn.RNNCell(4, 8).to(device)
+cell = nn.RNNCell(4, 8).to(device)  # one step: hidden = tanh(W_ih x_t + W_hh hidden + biases)
 inputs = torch.randn(200, 3, 4, generator=torch.Generator().manual_seed(3)).to(device)
 
 hidden = torch.zeros(3, 8, device=device)
