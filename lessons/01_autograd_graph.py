@@ -106,7 +106,8 @@ with torch.no_grad():
 
 # %% [markdown]
 # Note that `x` and `s` are leaves too: every tensor that does not require grad counts as a leaf.
-# Only leaves that require grad (like `w`) receive a `.grad` from `backward()`.
+# By default only leaves that require grad (like `w`) receive a `.grad` from `backward()`
+# (section 6 shows how a non-leaf can keep one).
 
 # %% [markdown]
 # ## 2. `grad_fn` and `next_functions`: the graph, by hand
@@ -119,7 +120,7 @@ with torch.no_grad():
 # Let's build a small loss and walk the links.
 
 # %%
-target = torch.tensor(3.0, device=device)
+target = torch.tensor(2.0, device=device)
 loss = ((w * x).sum() - target) ** 2
 
 
@@ -175,9 +176,10 @@ print(picture)
 # ## 4. `backward()` fills `.grad`
 #
 # `loss.backward()` runs the backward graph from `loss` to the leaves and stores
-# d loss / d w in `w.grad`. Here `loss = (w·x − 3)²`, so by hand d loss / d w = 2 (w·x − 3) x.
-# With these numbers 2 (w·x − 3) = 3, so `w.grad` is 3x, not `x` itself.
-# (`.detach()` below gives the same numbers as a tensor without history, to print;
+# d loss / d w in `w.grad`. Here `loss = (w·x − 2)²`, so by hand d loss / d w = 2 (w·x − 2) x.
+# With these numbers w·x = 4.5 and 2 (w·x − 2) = 5, so `w.grad` is 5x, not `x` itself.
+# (`fmt`, from the helpers, prints values rounded and without the device, so that the output is the
+# same on a CPU and a GPU; `.detach()` gives the same numbers as a tensor without history, to print:
 # [lesson 02](02_detach.ipynb) explains it.)
 
 # %%
@@ -209,8 +211,8 @@ with expect_error(RuntimeError, contains="saved tensors after they have already 
 # dashed line labelled "no grad", ending in a bar at a node, marks an input of that node that
 # receives nothing: nothing flows along it, either way.
 #
-# The loss's gradient 1 leaves `PowBackward0` as 2 (w·x − 3) · 1 = 3, passes `SubBackward0`
-# unchanged (the constant 3 gets nothing), `SumBackward0` hands 3 to each of the three products,
+# The loss's gradient 1 leaves `PowBackward0` as 2 (w·x − 2) · 1 = 5, passes `SubBackward0`
+# unchanged (the constant 2 gets nothing), `SumBackward0` hands 5 to each of the three products,
 # and `MulBackward0` multiplies by `x`, which itself gets nothing. We run the same forward and
 # backward again, from `w.grad = None`, so `w.grad` ends as above.
 
@@ -238,7 +240,9 @@ print("exactly twice the first:", torch.equal(w.grad, 2 * first_grad))
 
 # %% [markdown]
 # Reset it between steps. `w.grad = None` (what `optimizer.zero_grad()` does by default since
-# PyTorch 2.0) frees the memory; `w.grad.zero_()` keeps a tensor of zeros.
+# PyTorch 2.0) frees the memory; `w.grad.zero_()` keeps a tensor of zeros. (An optimizer from
+# [`torch.optim`](https://docs.pytorch.org/docs/stable/optim.html) updates the tensors it is given
+# from their `.grad`; [lesson 07](07_training_loop.ipynb) trains with one.)
 
 # %%
 opt = torch.optim.SGD([w], lr=0.1)
@@ -279,8 +283,9 @@ print("same:", torch.equal(h.grad, 2 * h.detach()))
 # ### A pitfall: moving or scaling a parameter after creating it
 #
 # `torch.randn(3, requires_grad=True) * 0.01` or `….to(torch.float64)` is not the tensor you
-# created: it is the *result* of an operation (`MulBackward0`, `ToCopyBackward0`), a non-leaf, so
-# its `.grad` stays `None` — the optimizer you give it never moves it. `.to(device)` and `.cuda()`
+# created: it is the *result* of an operation (`MulBackward0`, `ToCopyBackward0`), a non-leaf. Its
+# `.grad` stays `None` (the gradient goes to the leaf before the operation, which you no longer
+# hold), and an optimizer refuses it. `.to(device)` and `.cuda()`
 # do the same when they really move the tensor (a CPU tensor to a GPU); on the device it already
 # has, `.to` returns the tensor itself. Hence the `device=` in section 1. (`model.to(device)` is
 # fine: a module moves its parameters in place, and they stay leaves.)
@@ -293,6 +298,8 @@ print(tensor_info("cast", cast))
 (scaled.sum() + cast.sum()).backward()
 with expect_warning(UserWarning, contains="is not a leaf Tensor is being accessed"):
     print("scaled.grad:", scaled.grad)
+with expect_error(ValueError):
+    torch.optim.SGD([scaled], lr=0.1)
 
 # %% [markdown]
 # Create the tensor with its final device and dtype, or do the operation first and call
@@ -373,10 +380,10 @@ print(f"F.linear -> {type(out.grad_fn).__name__}:", entries(out))
 # |---|---|---|
 # | track a tensor | `requires_grad=True` (parameters do it themselves) | differentiable ops on it are tracked too, outside `no_grad` |
 # | see how a tensor was made | `t.grad_fn`, `.next_functions`, `draw_graph(t)` | leaves have `grad_fn=None` |
-# | get gradients of a scalar | `loss.backward()` | only leaves that require grad get `.grad`; saved tensors are freed |
+# | get gradients of a scalar | `loss.backward()` | only leaves that require grad get `.grad` (and tensors that called `retain_grad()`); saved tensors are freed |
 # | start a new step | `opt.zero_grad()` or `p.grad = None` | `.grad` **accumulates** otherwise |
 # | see an intermediate gradient | `t.retain_grad()` before `backward()` | or a hook (lesson 05) |
-# | a parameter on a GPU, scaled, another dtype | create it so, or `requires_grad_()` after the operation | `randn(…, requires_grad=True).to(…)` or `* 0.01` is a non-leaf: no `.grad` |
+# | a parameter on a GPU, scaled, another dtype | create it so, or `requires_grad_()` after the operation | `randn(…, requires_grad=True).to(…)` or `* 0.01` is a non-leaf: no `.grad`, and optimizers refuse it |
 # | branch or loop | plain Python | the graph is rebuilt on each forward |
 #
 # Next: [02 · detach](02_detach.ipynb) — stopping gradients on purpose.

@@ -104,7 +104,7 @@ w.grad = None
 # %% [markdown]
 # ## 2. A detached tensor shares memory with the original
 #
-# `detach()` copies nothing: the new tensor is a view of the same storage. That makes it free, and
+# `detach()` copies nothing: the new tensor shares the original's storage. That makes it free, and
 # it means that changing one changes the other.
 
 # %%
@@ -152,7 +152,8 @@ w.grad = None
 # `t.data` also returns the same values without history, but it has a version counter of its own:
 # an in-place change through `.data` leaves the original's `_version` as it was. The backward pass
 # then runs happily on modified numbers. Here the same clamp through `.data`; the right gradient of
-# `sum(exp(w))` is `exp(w)`:
+# `sum(exp(w))` is `exp(w)` (`compare_gradients`, from the helpers, prints the largest difference
+# |Δ| per tensor):
 
 # %%
 y = w.exp()
@@ -316,8 +317,9 @@ model.zero_grad()
 # %% [markdown]
 # PyTorch's optimizers skip a parameter whose `.grad` is `None`, but step one whose `.grad` holds
 # zeros. With `zero_grad(set_to_none=False)` the frozen layer holds a `.grad` of zeros, and an
-# optimizer with momentum (SGD with `momentum=0.9`, AdamW, which also applies weight decay) keeps
-# moving it; plain SGD does not. Here the first layer is frozen after one ordinary step:
+# optimizer with momentum or weight decay (SGD with `momentum=0.9`; AdamW, which has both) keeps
+# moving it; plain SGD, with neither, does not. Here the first layer is frozen after one ordinary
+# step:
 
 # %%
 def frozen_layer_moves(make_optimizer, set_to_none: bool) -> bool:
@@ -367,10 +369,11 @@ print("online gets a gradient:", all(p.grad is not None for p in online.paramete
 print("target_net gets none  :", all(p.grad is None for p in target_net.parameters()))
 
 # %% [markdown]
-# `target_net(x).detach()` first records `target_net`'s graph, saving its activations, and then
-# drops it. Computing the target under `no_grad` records nothing: the same values, no wasted work
-# and no memory peak (`saved_tensor_bytes`, from the helpers, counts what autograd saved; lesson 03
-# uses it).
+# `target_net(x).detach()` first records `target_net`'s graph, saving its activations (here the
+# `Tanh` output, 2 × 64 floats), and then drops it. Computing the target under `no_grad` records
+# nothing: the same values, no wasted work and no memory peak (`saved_tensor_bytes`, from the
+# helpers, counts the bytes autograd saved, leaving out the tensors named in `exclude`: here the
+# weights and `x`, which stay in memory anyway; lesson 03 uses it).
 
 # %%
 def target_no_grad():
@@ -378,10 +381,11 @@ def target_no_grad():
         return target_net(x)
 
 
-detached = saved_tensor_bytes(lambda: target_net(x).detach(), exclude=target_net)
+kept = [*target_net.parameters(), x]
+detached = saved_tensor_bytes(lambda: target_net(x).detach(), exclude=kept)
 print("saved by target_net(x).detach():", format_bytes(detached))
 print("saved under no_grad            :",
-      format_bytes(saved_tensor_bytes(target_no_grad, exclude=target_net)))
+      format_bytes(saved_tensor_bytes(target_no_grad, exclude=kept)))
 print("same values:", torch.equal(target_no_grad(), target_net(x).detach()))
 
 # %% [markdown]
@@ -419,7 +423,7 @@ print("gradient of the STE:", fmt(x_in.grad))
 # %% [markdown]
 # You will also meet the form `x + (q - x).detach()`. It has the same gradient, but its value is
 # `q` only up to rounding: `q - x` and then `x + (q - x)` are each rounded to the dtype, which for
-# large |x| loses `q`. For `q = sign(x)` the value is 0 or ±2 for every |x| ≥ 258 in bfloat16,
+# large |x| can lose `q`. For `q = sign(x)` the value is 0 or ±2 for every |x| ≥ 258 in bfloat16,
 # ≥ 2050 in float16 and > 2²⁴ in float32:
 
 # %%

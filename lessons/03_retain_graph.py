@@ -142,9 +142,9 @@ for name, make in [("(w + 1).sum()", lambda: (w + 1).sum()),
 # ### The seed question's two calls
 #
 # The question ([lesson 06](06_compute_once.ipynb)) trains `g` with `l1 = f(x.detach(), y)` and
-# `l2 = −f(x, y.detach())`, one `backward()` each, where `x = g(a)`, `y = g(b)`. Its two passes
-# share only the history of `x` and `y`. With two calls of `g` they share nothing (`l1`'s pass runs
-# through `y`'s history, `l2`'s through `x`'s): no `retain_graph` needed. With one call of `g` on the
+# `l2 = −f(x, y.detach())`, one `backward()` each, where `x = g(a)`, `y = g(b)`. `l1`'s pass runs
+# through `y`'s history only, `l2`'s through `x`'s only. With two calls of `g` those histories are
+# separate nodes, so the passes share nothing: no `retain_graph` needed. With one call of `g` on the
 # batch `[a, b]`, both passes run through the same node of `g`, and the first frees what it saved.
 # (`seed_example` is the accepted answer's `g` — a 1 × 1 linear layer, weight 1 — with `a = 1`,
 # `b = 2`; `abs_difference` is its `f = |x − y|`.)
@@ -221,7 +221,7 @@ print("Linear saved a tensor on its storage:",
 # %%
 seed_everything(0)
 cell = nn.RNNCell(4, 8).to(device)  # one step: hidden = tanh(W_ih x_t + W_hh hidden + biases)
-inputs = torch.randn(200, 3, 4, generator=torch.Generator().manual_seed(3)).to(device)
+inputs = torch.randn(100, 3, 4, generator=torch.Generator().manual_seed(3)).to(device)
 
 hidden = torch.zeros(3, 8, device=device)
 with expect_error(RuntimeError, contains="Trying to backward through the graph a second time"):
@@ -258,13 +258,14 @@ for fix in ("retain_graph", "detach"):
 
 # %% [markdown]
 # With `retain_graph=True` each step's backward runs 6 nodes more than the last and the held memory
-# grows with every step; with `detach()` both stay constant. The time per step grows with it (this
+# grows with every step; with `detach()` both stay constant. The time per step grows with it
+# (`time_methods`, from the helpers, runs each function several times and reports its median; this
 # cell's output varies from run to run and is not compared):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 long_history = torch.zeros(3, 8, device=device)
-for x_t in inputs:  # 200 steps with retain_graph=True
+for x_t in inputs:  # 100 steps with retain_graph=True
     long_history = cell(x_t, long_history)
     long_history.pow(2).mean().backward(retain_graph=True)
 
@@ -275,7 +276,7 @@ def one_step(h: torch.Tensor) -> None:
 
 t = time_methods({"carried": lambda: one_step(long_history),
                   "detached": lambda: one_step(long_history.detach())}, repeat=20, device=device)
-print(f"a step after 200 retained steps takes {t['carried'].median / t['detached'].median:.0f}x "
+print(f"a step after 100 retained steps takes {t['carried'].median / t['detached'].median:.0f}x "
       "the time of a step after detach()")
 
 # %% [markdown]
@@ -316,7 +317,7 @@ compare_gradients(results)
 # the second way cost? Not twice the work: each head's part of the graph runs once either way; only
 # the part the two losses **share** — the trunk — runs once per `backward()` call. `node_runs`
 # counts it (it puts a hook — [lesson 05](05_register_hook.ipynb) — on each node that records
-# every run):
+# every run; `graph_nodes`, from the same module, lists every node behind the tensors given):
 
 # %%
 for method in (one_backward_on_the_sum, two_backwards):
@@ -331,8 +332,8 @@ net.zero_grad()
 # (The sum's own `AddBackward0` is not counted: it is not in the graph of `l1` and `l2`.) Only the
 # trunk's nodes ran twice: 23 runs = 18 nodes + the trunk's 5 again. How much *time* that costs
 # depends on the trunk's share of the work: the timed code also runs the forward pass and the
-# heads' backward once either way, so the ratio lies between 1 and 2. It also depends on the
-# machine and its load, so this cell's output is not compared.
+# heads' backward once either way, so the ratio stays below 2. It also depends on the machine and
+# its load, so this cell's output is not compared.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -507,6 +508,7 @@ check("03.1", answer)
 # parameters excluded, does one forward pass `model(x).pow(2).mean()` keep for backward? Compute it
 # with `saved_tensor_bytes(lambda: model(x).pow(2).mean(), exclude=model)` (from `helpers`; its
 # first argument is a function without arguments that runs the forward pass) and give the integer.
+# This count includes the input `x`, which section 2 left out.
 
 # %%
 answer = None
