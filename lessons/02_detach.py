@@ -88,8 +88,9 @@ cut = (y.detach() ** 2).sum() + w.sum()  # + w.sum() so that the loss still requ
 side_by_side(without_detach=draw_graph(uncut, {"w": w}), with_detach=draw_graph(cut, {"w": w}))
 
 # %% [markdown]
-# On the right, `MulBackward0` and `PowBackward0` are gone, and so is the `SumBackward0` above them:
-# `y.detach() ** 2` is a constant as far as autograd knows. The `SumBackward0` left is `w.sum()`'s,
+# The arrows follow the forward pass, as in lesson 01. On the right, `MulBackward0` and
+# `PowBackward0` are gone, and so is the `SumBackward0` after them: `y.detach() ** 2` is a constant
+# as far as autograd knows. The `SumBackward0` left is `w.sum()`'s,
 # and `AddBackward0` is the `+`: the only path from the loss to `w` is the `+ w.sum()` term. The
 # gradients say the same:
 
@@ -116,10 +117,11 @@ print("d.requires_grad:", d.requires_grad, "| d.grad_fn:", d.grad_fn)
 # %% [markdown]
 # This matters because many operations **save** tensors for backward. `exp` saves its *output*
 # (the derivative of eˣ is eˣ). If we modify that output in place through `d`, the gradient would be
-# computed from the wrong numbers. Autograd notices: every tensor has a *version counter*
-# (`t._version`), bumped by each in-place operation, and backward checks that saved tensors still
-# have the version they were saved at. `detach()` **shares** the counter with the original, so an
-# in-place change through `d` bumps `y`'s version too:
+# computed from the wrong numbers. Autograd notices: every tensor (except the inference tensors of
+# section 3) has a *version counter* (`t._version`), bumped by each in-place operation, and
+# backward checks that saved tensors still have the version they were saved at. `detach()`
+# **shares** the counter with the original, so an in-place change through `d` bumps `y`'s version
+# too:
 
 # %%
 print("before: version of y:", y._version, "| of d:", d._version)
@@ -403,8 +405,8 @@ print("a.grad:", fmt(a.grad), "| b.grad:", b.grad)
 # ### The straight-through estimator
 # Rounding has zero gradient almost everywhere, so a network with a rounding step (quantisation,
 # binary codes) cannot learn through it. The trick `q + (x - x.detach())`, with `q = round(x)`, has
-# the *value* of `q` (it adds `x - x`, exactly 0 for finite `x`) but the *gradient* of `x`: forward rounds,
-# backward pretends nothing happened.
+# the *value* of `q` (it adds `x - x`, exactly 0 for finite `x`) but the *gradient* of `x`:
+# forward rounds, backward pretends nothing happened.
 
 # %%
 x_in = torch.tensor([0.2, 0.7, 1.4, -1.6], device=device, requires_grad=True)

@@ -82,8 +82,9 @@ seed_everything(0)
 
 # %% [markdown]
 # `draw_graph(..., show_saved=True)` shows the saved tensors (orange), each joined by a line to the
-# node that keeps it: `ExpBackward0` keeps its `result` (the derivative of eʷ is eʷ), `MulBackward0`
-# the factor 2 (`other`, a 0-dim tensor), `PowBackward0` its input (`self`).
+# node that keeps it (arrows follow the forward pass, as in lesson 01): `ExpBackward0` keeps its
+# `result` (the derivative of eʷ is eʷ), `MulBackward0` the factor 2 (`other`, a 0-dim tensor),
+# `PowBackward0` its input (`self`).
 
 # %%
 w = torch.tensor([0.0, 0.5, 1.0], device=device, requires_grad=True)
@@ -384,7 +385,7 @@ print("create_graph: dz³/dz =", fmt(g_created), "| requires_grad:", g_created.r
 # weights at each call.)
 
 # %%
-bce = nn.BCEWithLogitsLoss()
+bce = nn.BCEWithLogitsLoss()  # binary cross-entropy on D's raw scores (logits)
 noise = torch.randn(16, 4, generator=torch.Generator().manual_seed(2)).to(device)
 ones, zeros = torch.ones(16, 1, device=device), torch.zeros(16, 1, device=device)
 
