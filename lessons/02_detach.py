@@ -210,7 +210,8 @@ print("torch.stack([y0, y1]) : grad_fn =", type(stacked.grad_fn).__name__)
 # %% [markdown]
 # ## 3. Grad modes (`no_grad`, `inference_mode`) — and `eval()`
 #
-# `detach()` acts on one tensor. The two grad modes act on a whole block of code:
+# `detach()` acts on one tensor. Two grad modes that turn recording off act on a whole block of
+# code:
 
 # %%
 model = torch.nn.Sequential(torch.nn.Linear(3, 64), torch.nn.Dropout(0.5), torch.nn.Linear(64, 1))
@@ -477,7 +478,8 @@ check("02.2", sign_ste)
 
 # %% [markdown]
 # **02.3** You fine-tune a pretrained model and want its embedding layer to stay exactly as it is
-# while the rest trains, without changing the model's forward code. Which one tool do you use?
+# while the rest trains, without changing the model's forward code (your loop resets gradients
+# with the default `zero_grad()`). Which one tool do you use?
 # Answer with one of the strings
 # `"detach"`, `"no_grad"`, `"inference_mode"`, `"requires_grad_(False)"`, `"eval"`.
 
