@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import linecache
 import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,8 +87,11 @@ def check(exercise_id: str, answer: Any) -> Feedback:
     Returns a :class:`Feedback` whose text says "correct" or gives a hint. An answer still ``None``
     (or ``...``, or the lesson's untouched placeholder function) is reported as not answered yet. An
     exception raised by the learner's code becomes a hint that names it; an exception of the check
-    itself is reported as the check's failure, never blamed on the answer. The check runs with grad
-    mode on and leaves grad mode and the global RNG as they were.
+    itself is reported as the check's failure, never blamed on the answer. "The learner's code" is
+    every frame the error passed through that is not the workshop's ``helpers``, PyTorch or Python's own
+    library (:func:`_learner_frame`): a function the check called, a generator it consumed, a hook or a
+    ``backward`` the autograd engine ran. The check runs with grad mode on and inference mode off, and
+    leaves both, and the global RNG, as they were.
     """
     from helpers.exercises.answers import is_unanswered
 
@@ -94,22 +99,90 @@ def check(exercise_id: str, answer: Any) -> Feedback:
     if exercise_id not in _REGISTRY:
         raise KeyError(f"no exercise {exercise_id!r}; known: {', '.join(sorted(_REGISTRY))}")
     ex = _REGISTRY[exercise_id]
+    if answer is None and _computed_none():
+        return Feedback(exercise_id, False, "Hint: your answer is None, and the cell computed it (it no "
+                                            "longer says `answer = None`): a tensor's .grad is None until "
+                                            "backward() has filled it, and stays None for a tensor that "
+                                            "gets no gradient. Call backward() first, then read .grad.")
     if is_unanswered(answer):
         what = "write the function's body" if callable(answer) else "replace the `None` with your answer"
         return Feedback(exercise_id, False, f"Not answered yet: {what} and run the cell again.")
     grad_enabled = torch.is_grad_enabled()
     try:
-        with torch.enable_grad():
+        # grad mode on and inference mode off, whatever the learner's kernel has: both restored after
+        with torch.inference_mode(False), torch.enable_grad():
             message = ex.checker(answer)
     except Hint as hint:
         return Feedback(exercise_id, False, f"Hint: {hint}")
-    except Exception as exc:  # not the learner's fault: their own code's errors arrive as Hints
+    except Exception as exc:
+        where = _learner_frame(exc)
+        if where is not None:  # raised in (or below) the learner's code, whichever way the check called it
+            return Feedback(exercise_id, False, f"Hint: {_describe_learner_error(exc, where)}")
         return Feedback(exercise_id, False, f"The check itself failed ({type(exc).__name__}: {exc}). "
                                             "This is a bug in the workshop, not a verdict on your "
                                             "answer: please tell the instructor.")
     finally:
         torch.set_grad_enabled(grad_enabled)
     return Feedback(exercise_id, True, message)
+
+
+def _computed_none() -> bool:
+    """Whether check()'s caller is a notebook cell (module-level code whose source is known, as in
+    IPython) that no longer holds the untouched ``answer = None`` line: then a None answer was
+    computed (``answer = u.grad`` before backward), not left as the placeholder."""
+    frame = inspect.currentframe()
+    caller = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
+    if caller is None or caller.f_code.co_name != "<module>":
+        return False
+    lines = linecache.getlines(caller.f_code.co_filename, caller.f_globals)
+    if not lines:
+        return False
+    return re.search(r"^\s*answer\s*=\s*None\b", "".join(lines), re.MULTILINE) is None
+
+
+def _not_learner_roots() -> tuple[str, ...]:
+    """Folders whose code is never the learner's: the workshop's helpers, PyTorch, Python's library."""
+    import sysconfig
+
+    roots = {Path(__file__).resolve().parents[1], Path(torch.__file__).resolve().parent}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            roots.add(Path(path).resolve())
+    return tuple(str(r) + "/" for r in roots)
+
+
+_NOT_LEARNER = _not_learner_roots()
+
+
+def _is_learner_file(filename: str) -> bool:
+    if filename.startswith("<"):  # <frozen ...> is Python's; <ipython-input-…>, <string> are the learner's
+        return not filename.startswith("<frozen")
+    try:
+        resolved = str(Path(filename).resolve())
+    except (OSError, RuntimeError):  # pragma: no cover - unreadable path
+        resolved = filename
+    return not any(resolved.startswith(root) for root in _NOT_LEARNER)
+
+
+def _learner_frame(exc: BaseException) -> Any:
+    """The innermost traceback frame of ``exc`` that is the learner's code (or None). The traceback
+    includes the frames of code that PyTorch's engine called back (a hook, a Function's ``backward``)."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if _is_learner_file(tb.tb_frame.f_code.co_filename):
+            found = tb.tb_frame
+        tb = tb.tb_next
+    return found
+
+
+def _describe_learner_error(exc: BaseException, frame: Any) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    name = frame.f_code.co_name
+    where = "your code" if name.startswith("<") else f"your code (in {name})"
+    return f"{where} raised {type(exc).__name__}" + (f": {first}" if first else "")
 
 
 def solution_function(exercise_id: str) -> Callable[[], Any]:

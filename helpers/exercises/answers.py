@@ -363,6 +363,7 @@ class EngineCalls:
     ``autograd.backward``, which accumulate into ``.grad``) and ``grad`` (``autograd.grad``)."""
 
     kinds: list[str] = field(default_factory=list)
+    batched: int = 0  # runs that backpropagated a batch of vectors at once (vmap, is_grads_batched)
 
     @property
     def total(self) -> int:
@@ -377,12 +378,22 @@ class EngineCalls:
         return self.kinds.count("grad")
 
 
+def _is_batched(t: Any) -> bool:
+    """True for a tensor inside ``vmap`` (torch.func's or the legacy one ``is_grads_batched`` uses)."""
+    if not isinstance(t, torch.Tensor):
+        return False
+    functorch = getattr(torch._C, "_functorch", None)
+    return any(getattr(functorch, name, lambda _: False)(t)
+               for name in ("is_batchedtensor", "is_legacy_batchedtensor"))
+
+
 @contextlib.contextmanager
 def count_engine_calls(_fallback: bool = False) -> Iterator[EngineCalls]:
     """Count the runs of the autograd engine inside the block. ``Tensor.backward()``,
     ``autograd.backward`` and ``autograd.grad`` all go through ``torch.autograd._engine_run_backward``
     (torch 2.x), which is wrapped for the block only and restored afterwards; where a torch version
-    lacks it, ``autograd.backward`` and ``autograd.grad`` themselves are wrapped."""
+    lacks it, ``autograd.backward`` and ``autograd.grad`` themselves are wrapped. ``batched`` counts
+    the runs that pushed a whole batch of vectors at once (a Jacobian built by ``vmap``)."""
     import torch.autograd as autograd
 
     calls = EngineCalls()
@@ -392,6 +403,9 @@ def count_engine_calls(_fallback: bool = False) -> Iterator[EngineCalls]:
         def counting(t_outputs, *args, **kwargs):
             accumulate = kwargs.get("accumulate_grad", args[-1] if args else True)
             calls.kinds.append("backward" if accumulate else "grad")
+            grads = args[0] if args else kwargs.get("grad_tensors", ())
+            if any(_is_batched(g) for g in (grads or ())):
+                calls.batched += 1
             return original(t_outputs, *args, **kwargs)
 
         patches = {"_engine_run_backward": counting}

@@ -1,0 +1,134 @@
+"""Issue 15 §5: a check never blames itself for the learner's bug, works in any grad/inference mode, and
+tells a computed None from an untouched placeholder. (Per-exercise hints: tests/test_exercises.py.)"""
+
+import linecache
+
+import pytest
+import torch
+from test_exercises import RIGHT, _answer, _ste_hardtanh
+from torch import nn
+
+from helpers.exercises import check, exercise_ids, solution_function
+
+EARLY = [e for e in exercise_ids() if e[:2] <= "05"]
+
+
+class _BackwardRaises(torch.autograd.Function):
+    """A setup_context Function whose backward fails: the learner's bug, run by the autograd engine."""
+
+    @staticmethod
+    def forward(x):
+        return x.view_as(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("backward boom")
+
+
+def test_a_learner_functions_backward_that_raises_is_the_learners_error():
+    feedback = check("08.3", lambda x: _BackwardRaises.apply(x))
+    assert not feedback.correct
+    assert "check itself failed" not in feedback.message
+    assert "your code (in backward) raised RuntimeError: backward boom" in feedback.message
+
+
+def test_a_learner_hook_that_raises_inside_the_checks_backward_is_the_learners_error():
+    def flip(x):
+        y = x * 1
+        y.register_hook(lambda g: 1 / 0)
+        return y
+
+    feedback = check("08.3", flip)
+    assert "check itself failed" not in feedback.message
+    assert "raised ZeroDivisionError" in feedback.message
+
+
+def test_a_generator_that_fails_while_the_check_consumes_it_is_the_learners_error():
+    def train_grads(w, batches):
+        yield w.grad
+        raise ValueError("generator boom")
+
+    feedback = check("01.3", train_grads)
+    assert "check itself failed" not in feedback.message
+    assert "your code (in train_grads) raised ValueError: generator boom" in feedback.message
+
+
+@pytest.mark.parametrize("exercise_id", EARLY)
+def test_right_answers_pass_with_inference_mode_on_and_leave_it_on(exercise_id):
+    answers = [_answer(a) for a in RIGHT[exercise_id]] + [solution_function(exercise_id)()]
+    for answer in answers:
+        with torch.inference_mode():
+            feedback = check(exercise_id, answer)
+            assert torch.is_inference_mode_enabled() and not torch.is_grad_enabled()
+        assert feedback.correct, repr(feedback)
+
+
+@pytest.mark.parametrize("exercise_id", exercise_ids())
+def test_every_solution_passes_with_inference_mode_on(exercise_id):
+    answer = solution_function(exercise_id)()
+    with torch.inference_mode():
+        feedback = check(exercise_id, answer)
+    assert feedback.correct, repr(feedback)
+
+
+def test_answers_made_under_inference_mode_are_read():
+    with torch.inference_mode():
+        assert check("01.1", torch.tensor(29.0)).correct
+        assert check("02.1", torch.tensor([1.0, 2.0, 3.0])).correct
+        assert check("05.2", torch.tensor(27.0)).correct
+
+
+def _run_cell(source: str, name: str) -> dict:
+    """Run ``source`` as IPython runs a cell: module-level code whose text linecache knows."""
+    filename = f"/tmp/ipykernel_0/{name}.py"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"check": check, "torch": torch}
+    try:
+        exec(compile(source, filename, "exec"), namespace)
+    finally:
+        linecache.cache.pop(filename, None)
+    return namespace
+
+
+def test_a_computed_none_gets_a_real_hint_and_the_placeholder_not_answered_yet():
+    computed = _run_cell("u = torch.tensor(3.0, requires_grad=True)\nv = u**3 + 2*u\n"
+                         "answer = u.grad  # read before v.backward()\nfeedback = check('01.1', answer)\n",
+                         "computed")["feedback"]
+    assert not computed.correct and "Not answered yet" not in computed.message
+    assert "the cell computed it" in computed.message and "Call backward() first" in computed.message
+    untouched = _run_cell("answer = None  # your code\nfeedback = check('01.1', answer)\n", "untouched")
+    assert "Not answered yet" in untouched["feedback"].message
+    assert "Not answered yet" in check("02.1", None).message  # called from a function: the placeholder
+
+
+def test_a_clipped_ste_is_rejected_every_time():
+    for _ in range(200):  # before issue 15 about 1 seed in 150 drew every |x| < 1 and accepted it
+        feedback = check("02.2", _ste_hardtanh)
+        assert not feedback.correct and "clipped straight-through estimator" in feedback.message
+
+
+def test_the_two_ste_forms_agree_on_the_checks_inputs_and_differ_for_large_x():
+    x = torch.tensor([-2.2, -0.1, 0.1, 2.2, 3000.0, -3000.0], dtype=torch.float16)
+    plain, exact = x + (torch.sign(x) - x).detach(), torch.sign(x) + (x - x.detach())
+    assert torch.equal(plain[:4], torch.sign(x[:4])) and torch.equal(exact, torch.sign(x))
+    assert not torch.equal(plain[4:], torch.sign(x[4:]))  # 3000 - 2999 rounds in float16
+
+
+def test_the_02_3_inference_mode_hint_holds_for_both_model_shapes():
+    hint = check("02.3", "inference_mode").message
+    assert "Inference tensors cannot be saved for backward" in hint and "depends on what the next" in hint
+    gen = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        emb, pos, lin, norm = nn.Embedding(10, 4), nn.Embedding(3, 4), nn.Linear(4, 2), nn.LayerNorm(4)
+    ids = torch.randint(0, 10, (2, 3), generator=gen)
+    with torch.inference_mode():
+        tokens = emb(ids)
+    with pytest.raises(RuntimeError, match="Inference tensors cannot be saved for backward"):
+        lin(tokens)  # embedding -> Linear: the Linear that trains refuses the inference tensor
+    norm(tokens + pos(torch.arange(3))).sum().backward()  # token + position -> LayerNorm: runs
+    assert emb.weight.grad is None and pos.weight.grad is not None and norm.weight.grad is not None
