@@ -36,7 +36,7 @@
 #   evaluation of `f`: `autograd.grad` to intermediate tensors, then `autograd.backward` — and its
 #   condition: `y` must not depend on `x`.
 #
-# Time: about 35 minutes. Builds on [03 · retain_graph](03_retain_graph.ipynb).
+# Time: about 30 minutes (section 6's gradient penalty can be skimmed). Builds on [03 · retain_graph](03_retain_graph.ipynb).
 
 # %%
 # @title Setup (the same in every lesson): make the workshop's `helpers` importable
@@ -116,8 +116,9 @@ handle.remove()
 # %% [markdown]
 # 1. **Tensor hooks run**: the hook on `h` ran, and its result is what flowed on to `w`. A hook on an
 #    input itself (`w`) runs too, since PyTorch 2.0, and what it returns is what `autograd.grad`
-#    returns: here 10 times the flipped gradient. A *post-accumulate-grad* hook (lesson 05, section 5)
-#    does not run: it waits for `.grad` to be written, and `autograd.grad` writes none (cell below).
+#    returns: here 10 times the flipped gradient. A *post-accumulate-grad* hook
+#    ([lesson 05](05_register_hook.ipynb), section 5) does not run: it waits for `.grad` to be
+#    written, and `autograd.grad` writes none (cell below).
 # 2. **`retain_grad()` non-leaves get `.grad`**: `h.grad` was filled (with the gradient after the hook).
 #    Only *leaves* keep their `.grad` untouched.
 # 3. **The saved tensors are freed**, as after `backward()` (lesson 03): a second call through the
@@ -300,8 +301,8 @@ t = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, device=device, requires_
 v = torch.tensor([1.0, 2.0, -1.0], dtype=torch.float64, device=device)
 (grad_t,) = torch.autograd.grad(energy(t), t, create_graph=True)
 (hvp,) = torch.autograd.grad(grad_t, t, grad_outputs=v, retain_graph=True)  # H v, no H built
-eye = torch.eye(3, dtype=torch.float64, device=device)
-rows = torch.stack([torch.autograd.grad(grad_t, t, grad_outputs=e, retain_graph=True)[0] for e in eye])
+eye = torch.eye(3, dtype=torch.float64, device=device)  # one row of H per grad_outputs=eᵢ
+rows = torch.stack([torch.autograd.grad(grad_t, t, e, retain_graph=True)[0] for e in eye])
 _, hvp_func = torch.func.jvp(torch.func.grad(energy), (t.detach(),), (v,))  # forward over reverse
 H = torch.func.hessian(energy)(t.detach())
 print("H v, grad of grad:", fmt(hvp), "| torch.func:", fmt(hvp_func),

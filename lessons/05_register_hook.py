@@ -30,7 +30,7 @@
 #   fix: a gradient-reversal `torch.autograd.Function` (in the `setup_context` style);
 # - `register_post_accumulate_grad_hook`, and module forward / full backward hooks with a caveat each.
 #
-# Time: about 35 minutes. Builds on [01](01_autograd_graph.ipynb)–[04](04_autograd_grad.ipynb).
+# Time: about 25 minutes (sections 5–6 can be skimmed). Builds on [01](01_autograd_graph.ipynb)–[04](04_autograd_grad.ipynb).
 
 # %%
 # @title Setup (the same in every lesson): make the workshop's `helpers` importable
