@@ -288,9 +288,10 @@ draw_graph(dz, {"z": z, "dz³/dz": dz})
 # For a function of several inputs the second derivative is the Hessian matrix `H`. You rarely need
 # all of it: `H v` is the gradient of `∇f · v`, which is what `grad_outputs=v` computes from the
 # differentiable gradient — one more backward pass, without building `H`. Rows of `H` come the same
-# way, one `grad_outputs=eᵢ` each. `torch.func` (a set of transforms of *functions*, lesson
+# way, one `grad_outputs=eᵢ` each. `torch.func` (transforms of *functions*, lesson
 # [09](09_compile_and_func.ipynb)) gives the same: `torch.func.grad(f)` is the function `t ↦ ∇f(t)`,
-# `torch.func.jvp` pushes `v` forward through it, and `torch.func.hessian(f)` builds `H`. In float64:
+# `torch.func.vjp` of it returns `vᵀH` (= `H v`: a Hessian is symmetric), and `torch.func.jacrev`
+# of it builds `H`. In float64:
 
 # %%
 def energy(t):
@@ -303,13 +304,13 @@ v = torch.tensor([1.0, 2.0, -1.0], dtype=torch.float64, device=device)
 (hvp,) = torch.autograd.grad(grad_t, t, grad_outputs=v, retain_graph=True)  # H v, no H built
 eye = torch.eye(3, dtype=torch.float64, device=device)  # one row of H per grad_outputs=eᵢ
 rows = torch.stack([torch.autograd.grad(grad_t, t, e, retain_graph=True)[0] for e in eye])
-_, hvp_func = torch.func.jvp(torch.func.grad(energy), (t.detach(),), (v,))  # forward over reverse
-H = torch.func.hessian(energy)(t.detach())
-print("H v, grad of grad:", fmt(hvp), "| torch.func:", fmt(hvp_func),
-      "| max |Δ| =", fmt((hvp - hvp_func).abs().max()))
-print("H, torch.func.hessian:", fmt(H, 3))
-print("max |Δ|, H vs its rows by grad of grad:", fmt((H - rows).abs().max()), "| H @ v vs H v:",
-      fmt((H @ v - hvp).abs().max()), "| H symmetric:", torch.allclose(H, H.T))
+_, vjp_of_grad = torch.func.vjp(torch.func.grad(energy), t.detach())
+(hvp_func,) = vjp_of_grad(v)
+H = torch.func.jacrev(torch.func.grad(energy))(t.detach())
+print("H v, grad of grad:", fmt(hvp), "| max |Δ| vs torch.func:", fmt((hvp - hvp_func).abs().max()))
+print("H by torch.func:", fmt(H, 3), "| symmetric:", torch.allclose(H, H.T))
+print("max |Δ| vs its rows by grad of grad:", fmt((H - rows).abs().max()),
+      "| H @ v vs H v:", fmt((H @ v - hvp).abs().max()))
 
 # %% [markdown]
 # All agree (max |Δ| = 0 to the 4 decimals shown), and `H` is symmetric, as a Hessian of a smooth
