@@ -468,6 +468,10 @@ def _vjp_jacrev(fn, inp, u):
     return u @ torch.func.jacrev(fn)(inp)
 
 
+def _vjp_torch_func(fn, inp, u):
+    return torch.func.vjp(fn, inp)[1](u)[0]
+
+
 def _vjp_grads_batched(fn, inp, u):
     inp = inp.detach().requires_grad_(True)
     out = fn(inp)
@@ -565,6 +569,7 @@ WRONG += [
     ("04.2", _vjp_jacobian_vectorized, "vectorize=True"),
     ("04.2", _vjp_grads_batched, "builds the whole Jacobian J"),
     ("04.2", _vjp_jacrev, "builds the whole Jacobian J first"),
+    ("04.2", _vjp_torch_func, "asks for torch.autograd.grad itself"),
     ("04.2", _vjp_value, "you gave 2 numbers"),
     ("04.2", lambda fn, inp, u: torch.tensor([0.9, -2.6, 0.3]), "grad_outputs=u)[0]"),
     ("04.2", _vjp_not_detached, "vjp raised RuntimeError"),

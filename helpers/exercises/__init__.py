@@ -85,7 +85,8 @@ def check(exercise_id: str, answer: Any) -> Feedback:
     """Check ``answer`` to exercise ``exercise_id`` ("01.1", "02.3", …).
 
     Returns a :class:`Feedback` whose text says "correct" or gives a hint. An answer still ``None``
-    (or ``...``, or the lesson's untouched placeholder function) is reported as not answered yet. An
+    (or ``...``, or the lesson's untouched placeholder function) is reported as not answered yet —
+    except a ``None`` that a notebook cell computed (:func:`_computed_none`), which gets a hint. An
     exception raised by the learner's code becomes a hint that names it; an exception of the check
     itself is reported as the check's failure, never blamed on the answer. "The learner's code" is
     every frame the error passed through that is not the workshop's ``helpers``, PyTorch or Python's own

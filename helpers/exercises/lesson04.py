@@ -45,6 +45,9 @@ def _check_04_2(answer: Any) -> str:
     if "functional" in names:
         raise Hint("the exercise asks for torch.autograd.grad itself, not torch.autograd.functional "
                    "(which is built on it): one autograd.grad call with grad_outputs=u.")
+    if "func" in names and "vjp" in names:
+        raise Hint("torch.func.vjp gives uᵀJ too, but the exercise asks for torch.autograd.grad itself: "
+                   "one autograd.grad call with grad_outputs=u.")
     if names & {"jacobian", "jacrev", "jacfwd", "hessian"}:
         raise Hint("that builds the whole Jacobian J first: one autograd.grad call with grad_outputs=u "
                    "gives uᵀJ without building J.")
