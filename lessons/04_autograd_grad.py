@@ -393,9 +393,10 @@ print("autograd.grad + backward   : weight grad", fmt(g.weight.grad))
 # ### Its condition: `y` must not depend on `x`
 #
 # `autograd.grad` returns the **total** gradient with respect to `x`, every path included. If `y` is
-# computed from `x`, one of those paths runs through `y`, and the method goes wrong: flipping `gx`
-# flips that path too, and pushing `gy` through `y` sends it to `x` once more. Let `y = g(b) + x`
-# (`two_pass` and `grad_then_backward` are the two procedures of the cell above, as helpers):
+# computed from `x`, one of those paths runs through `y`: flipping `gx` flips that path too, and
+# pushing `gy` through `y` sends it to `x` once more, so it cancels — while the two passes keep it
+# once (`l1 = f(x.detach(), y)` still reaches `x` through `y`). Let `y = g(b) + x` (`two_pass` and
+# `grad_then_backward` are the two procedures of the cell above, as helpers):
 
 # %%
 def seed_with_y_using_x(y_from):
@@ -412,10 +413,9 @@ for name, method in (("two passes", two_pass), ("autograd.grad + backward", grad
 
 # %% [markdown]
 # It runs — no error, no `retain_graph` — and gives 3 instead of 4. Here ∂f/∂x = −1 and ∂f/∂y = +1,
-# so `gx` = −1 + 1 = 0 (the path through `y` included) and `gy` = 1; pushing them gives
-# 0 · a + 1 · (b + a) = 3. The two passes count the path through `y` once, with a plus sign
-# (`l1 = f(x.detach(), y)` reaches `x` through `y`): 1 · (b + a) + 1 · a = 4. No error, because the
-# node that adds `x` (`AddBackward0`) saves no tensor, so running it twice frees nothing it needs.
+# so `gx` = −1 + 1 = 0 and `gy` = 1; pushing them gives 0 · a + 1 · (b + a) = 3. The two passes
+# give 1 · (b + a) from `l1` and 1 · a from `l2`: 4. No error, because the node that adds `x`
+# (`AddBackward0`) saves no tensor, so running it twice frees nothing it needs.
 # Where a node on the path from `x` to `y` does save one, the second call fails, and with
 # `retain_graph=True` it runs and is still wrong — here with `y = g(b) + 0.1 · x`, where `MulBackward0`
 # saved the 0.1:
@@ -436,11 +436,10 @@ torch.autograd.backward([x, y], [-gx, gy])
 print("retain_graph=True, then push: weight grad", fmt(g.weight.grad), "(wrong by 0.1)")
 
 # %% [markdown]
-# So the method equals the two passes exactly when `y` does not depend on `x`; whether a wrong
-# result also raises depends on what the nodes between them saved. Lesson 06 measures all four
-# methods on this case, and the other cases where one pass differs from two.
-#
-# Lesson 05 does the same job with a one-line hook, and lesson 06 compares the methods on a larger model.
+# So the method matches the two passes when `y` does not depend on `x`; when it does, it misses the
+# gradient that `l1` sends to `x` through `y`, and whether it also raises depends on what the nodes
+# between them saved. Lesson 05 does the same job with a one-line hook; lesson 06 measures all four
+# methods on this case and on a larger model.
 
 # %% [markdown]
 # ## Summary
@@ -453,7 +452,7 @@ print("retain_graph=True, then push: weight grad", fmt(g.weight.grad), "(wrong b
 # | `allow_unused=True` / `materialize_grads=True` | some inputs may not take part | `None` or zeros for them; `materialize_grads` PyTorch 2.1+ |
 # | `backward(inputs=[...])` | accumulate into some leaves only | PyTorch 1.8+ |
 # | `create_graph=True` | gradient penalties, meta-learning, Hessian-vector products (`grad_outputs=v` on the gradient) | the gradient is differentiable; costs memory |
-# | `torch.autograd.backward(tensors, grads)` | push chosen gradients from intermediate tensors into the graph | grads line up with tensors; after `autograd.grad` to the same tensors it is a second engine call, equal to the two passes only if `y` does not depend on `x` (otherwise wrong, and it raises only where a node between them saved a tensor) |
+# | `torch.autograd.backward(tensors, grads)` | push chosen gradients from intermediate tensors into the graph | grads line up with tensors; after `autograd.grad` to the same tensors it is a second engine call, it matches the two passes when `y` does not depend on `x`; otherwise it misses `l1`'s gradient through `y` (and raises only where a node between them saved a tensor) |
 #
 # Next: [05 · register_hook](05_register_hook.ipynb) — editing gradients in flight.
 

@@ -163,9 +163,9 @@ for step in range(1, 4):
     print(f"step {step}: gradient {fmt(param.grad)}")
 
 # %% [markdown]
-# Where does a hook on a non-leaf live? Autograd stores it with the node that made the tensor
-# (`h.grad_fn`), not in the Python object: it runs even after `del h`, as long as the graph holds
-# the node (a weak reference, `weakref.ref(h)`, tells whether the tensor object itself is gone):
+# Where does a hook on a non-leaf live? Autograd registers it on the node that made the tensor
+# (`h.grad_fn`), so it runs even after `del h`, as long as the graph holds the node (a weak
+# reference, `weakref.ref(h)`, tells whether the tensor object itself is gone):
 
 # %%
 w = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
