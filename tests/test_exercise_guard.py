@@ -132,3 +132,23 @@ def test_the_02_3_inference_mode_hint_holds_for_both_model_shapes():
         lin(tokens)  # embedding -> Linear: the Linear that trains refuses the inference tensor
     norm(tokens + pos(torch.arange(3))).sum().backward()  # token + position -> LayerNorm: runs
     assert emb.weight.grad is None and pos.weight.grad is not None and norm.weight.grad is not None
+
+
+class _BackwardWrongShape(_BackwardRaises):
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad[:2]  # the engine refuses it after backward has returned: no learner frame is left
+
+
+def test_what_autograd_refuses_from_a_learners_backward_or_hook_is_the_learners_error():
+    def hook_changes_size(x):
+        y = x * 1
+        y.register_hook(lambda g: g[:2])
+        return y
+
+    for answer, words in ((lambda x: _BackwardWrongShape.apply(x), "returned an invalid gradient"),
+                          (hook_changes_size, "has changed the size")):
+        feedback = check("08.3", answer)
+        assert "check itself failed" not in feedback.message
+        assert "autograd refused what your Function's backward or your hook returned" in feedback.message
+        assert words in feedback.message

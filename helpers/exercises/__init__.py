@@ -119,6 +119,10 @@ def check(exercise_id: str, answer: Any) -> Feedback:
         where = _learner_frame(exc)
         if where is not None:  # raised in (or below) the learner's code, whichever way the check called it
             return Feedback(exercise_id, False, f"Hint: {_describe_learner_error(exc, where)}")
+        if _refused_by_autograd(exc):  # what the learner's backward or hook returned, checked by the engine
+            first = str(exc).strip().splitlines()[0]
+            return Feedback(exercise_id, False, "Hint: autograd refused what your Function's backward or "
+                                                f"your hook returned: {first}")
         return Feedback(exercise_id, False, f"The check itself failed ({type(exc).__name__}: {exc}). "
                                             "This is a bug in the workshop, not a verdict on your "
                                             "answer: please tell the instructor.")
@@ -176,6 +180,21 @@ def _learner_frame(exc: BaseException) -> Any:
             found = tb.tb_frame
         tb = tb.tb_next
     return found
+
+
+#: PyTorch's words when the engine checks what a custom Function's backward or a tensor hook returned:
+#: code that only the learner writes in these exercises (the checks define no Function and no hook that
+#: returns a gradient)
+_AUTOGRAD_REFUSALS = (
+    re.compile(r"^Function \w+ returned an (invalid gradient|incorrect number of gradients)"),
+    re.compile(r"^function \w+ returned an incorrect number of gradients"),
+    re.compile(r"^hook '.*' has changed the (size|type|device)"),
+)
+
+
+def _refused_by_autograd(exc: BaseException) -> bool:
+    text = str(exc).strip()
+    return isinstance(exc, RuntimeError) and any(p.search(text) for p in _AUTOGRAD_REFUSALS)
 
 
 def _describe_learner_error(exc: BaseException, frame: Any) -> str:
