@@ -13,7 +13,9 @@ Introduced in lesson 01 (every lesson's exercises use it); shared by the checks 
   ``torch.`` prefix and a trailing ``()`` do not matter; a function or class stands for its name.
 * **Functions** (:func:`as_function`, :func:`call`, :func:`learner_code`): an exception raised by the
   learner's code becomes a hint that names it; an exception of the check itself is never blamed on the
-  learner (``check`` reports it as the check's own failure).
+  learner (``check`` reports it as the check's own failure). ``check`` also catches, generically, what
+  escapes these wrappers: any error whose traceback passes through the learner's code (a generator the
+  check consumes, a Function's ``backward`` or a hook the engine runs) is the learner's.
 * **Counting** (:class:`Counted`, :func:`count_engine_calls`): "evaluate f once" counts calls of ``f``
   and backward passes through its output; "one backward" counts runs of the autograd engine
   (``backward()`` and ``autograd.grad`` each run it once).
