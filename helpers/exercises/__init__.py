@@ -25,6 +25,13 @@ __all__ = ["Feedback", "Hint", "check", "exercise", "exercise_ids", "show_soluti
 
 SOLUTIONS_DIR = Path(__file__).resolve().parents[2] / "solutions"
 
+#: what check() says to a ``None`` answer: the placeholder ``answer = None`` left as it is and a value
+#: computed as None (``answer = u.grad`` before ``backward()``) look the same to it, so it names both
+NONE_ANSWER = ("Not answered yet, or your answer is None. If the cell still says `answer = None`, replace "
+               "the None with your answer and run the cell again. If you computed it: a tensor's .grad is "
+               "None until backward() has filled it (and stays None for a tensor that gets no gradient), "
+               "so call backward() first, then read .grad.")
+
 
 class Hint(Exception):
     """Raised by a check to reject an answer; its message is the hint shown to the learner."""
@@ -84,9 +91,11 @@ def exercise_ids() -> list[str]:
 def check(exercise_id: str, answer: Any) -> Feedback:
     """Check ``answer`` to exercise ``exercise_id`` ("01.1", "02.3", …).
 
-    Returns a :class:`Feedback` whose text says "correct" or gives a hint. An answer still ``None``
-    (or ``...``, or the lesson's untouched placeholder function) is reported as not answered yet —
-    except a ``None`` that a notebook cell computed (:func:`_computed_none`), which gets a hint. An
+    Returns a :class:`Feedback` whose text says "correct" or gives a hint. An answer ``...`` or the
+    lesson's untouched placeholder function is reported as not answered yet, and so is ``None`` when
+    the calling cell certainly is the untouched placeholder (:func:`_untouched_placeholder`); any
+    other ``None`` gets one message that names both of its causes, the placeholder and a computation
+    that gave ``None`` (a ``.grad`` read before ``backward()``). An
     exception raised by the learner's code becomes a hint that names it; an exception of the check
     itself is reported as the check's failure, never blamed on the answer. "The learner's code" is
     every frame the error passed through that is not the workshop's ``helpers``, PyTorch or Python's own
@@ -100,11 +109,8 @@ def check(exercise_id: str, answer: Any) -> Feedback:
     if exercise_id not in _REGISTRY:
         raise KeyError(f"no exercise {exercise_id!r}; known: {', '.join(sorted(_REGISTRY))}")
     ex = _REGISTRY[exercise_id]
-    if answer is None and _computed_none():
-        return Feedback(exercise_id, False, "Hint: your answer is None, and the cell computed it (it no "
-                                            "longer says `answer = None`): a tensor's .grad is None until "
-                                            "backward() has filled it, and stays None for a tensor that "
-                                            "gets no gradient. Call backward() first, then read .grad.")
+    if answer is None and not _untouched_placeholder():
+        return Feedback(exercise_id, False, NONE_ANSWER)
     if is_unanswered(answer):
         what = "write the function's body" if callable(answer) else "replace the `None` with your answer"
         return Feedback(exercise_id, False, f"Not answered yet: {what} and run the cell again.")
@@ -131,18 +137,22 @@ def check(exercise_id: str, answer: Any) -> Feedback:
     return Feedback(exercise_id, True, message)
 
 
-def _computed_none() -> bool:
-    """Whether check()'s caller is a notebook cell (module-level code whose source is known, as in
-    IPython) that no longer holds the untouched ``answer = None`` line: then a None answer was
-    computed (``answer = u.grad`` before backward), not left as the placeholder."""
+def _untouched_placeholder() -> bool:
+    """True only when check()'s caller is module-level code (a notebook cell, a script) whose source
+    linecache knows and is the lesson's placeholder cell as shipped: an ``answer = None`` line and
+    ``check(...)`` (or ``name = check(...)``) lines, nothing else but comments and blank lines.
+    Anything else (no source, ``check("01.1", None)`` typed directly, ``answer`` computed in this cell
+    or in another one) is not certain, and gets :data:`NONE_ANSWER`."""
     frame = inspect.currentframe()
     caller = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
     if caller is None or caller.f_code.co_name != "<module>":
         return False
-    lines = linecache.getlines(caller.f_code.co_filename, caller.f_globals)
-    if not lines:
-        return False
-    return re.search(r"^\s*answer\s*=\s*None\b", "".join(lines), re.MULTILINE) is None
+    lines = [line.split("#", 1)[0].strip()
+             for line in linecache.getlines(caller.f_code.co_filename, caller.f_globals)]
+    code = [line for line in lines if line]
+    return (sum(re.fullmatch(r"answer\s*=\s*None", line) is not None for line in code) == 1
+            and all(re.fullmatch(r"answer\s*=\s*None|(\w+\s*=\s*)?check\(.*", line)
+                    for line in code))
 
 
 def _not_learner_roots() -> tuple[str, ...]:
@@ -170,13 +180,25 @@ def _is_learner_file(filename: str) -> bool:
     return not any(resolved.startswith(root) for root in _NOT_LEARNER)
 
 
+def _is_learner_frame(frame: Any) -> bool:
+    """A frame of the learner's code. Code compiled from a string (``<string>``: the methods that
+    ``dataclasses`` and ``namedtuple`` generate) counts as the code of the module whose globals it
+    runs in, so a check's own frozen-dataclass bug is not the learner's."""
+    filename = frame.f_code.co_filename
+    if filename.startswith("<") and not filename.startswith("<frozen"):
+        module_file = frame.f_globals.get("__file__")
+        if isinstance(module_file, str) and not _is_learner_file(module_file):
+            return False
+    return _is_learner_file(filename)
+
+
 def _learner_frame(exc: BaseException) -> Any:
     """The innermost traceback frame of ``exc`` that is the learner's code (or None). The traceback
     includes the frames of code that PyTorch's engine called back (a hook, a Function's ``backward``)."""
     found = None
     tb = exc.__traceback__
     while tb is not None:
-        if _is_learner_file(tb.tb_frame.f_code.co_filename):
+        if _is_learner_frame(tb.tb_frame):
             found = tb.tb_frame
         tb = tb.tb_next
     return found

@@ -137,6 +137,9 @@ def _is_numpy(answer: Any) -> bool:
 def _to_tensor(answer: Any, what: str) -> torch.Tensor:
     """Any reasonable numeric answer as a detached CPU tensor (float dtypes kept, others -> float64)."""
     if isinstance(answer, torch.Tensor):
+        if answer.is_meta:
+            raise Hint(f"{what} is a tensor on the 'meta' device, which has a shape but no values: "
+                       "compute it on the CPU (or GPU).")
         t = answer.detach()
         if t.layout != torch.strided:
             t = t.to_dense()

@@ -7,8 +7,17 @@ from typing import Any
 
 import torch
 
-from helpers.exercises import Hint, exercise
-from helpers.exercises.answers import as_function, as_names, as_number, as_tensor, call, close, generator
+from helpers.exercises import Hint, _learner_frame, exercise
+from helpers.exercises.answers import (
+    as_function,
+    as_names,
+    as_number,
+    as_tensor,
+    call,
+    close,
+    generator,
+    learner_code,
+)
 
 
 @exercise("01.1", "dv/du of u**3 + 2u at u = 3")
@@ -65,8 +74,15 @@ def _grads(answer: Any, n: int, shape: tuple[int, ...]) -> list[torch.Tensor]:
         raise Hint("train_grads returned None: return a list with one gradient tensor per batch.")
     if isinstance(answer, torch.Tensor) and answer.dim() >= 1:
         answer = list(answer.unbind(0))
-    elif isinstance(answer, Iterator):  # a generator of gradients
-        answer = list(answer)
+    elif isinstance(answer, Iterator):  # a generator of gradients, or a map(...), consumed here
+        try:
+            answer = list(answer)
+        except Exception as exc:
+            if _learner_frame(exc) is not None:
+                raise  # check() names the learner's frame
+            # e.g. map(torch.autograd.grad, ...): torch raised, with no frame of the learner's code left
+            with learner_code("train_grads's result"):
+                raise
     if not isinstance(answer, (list, tuple)):
         raise Hint(f"train_grads should return a list of gradients, one per batch; it returned a "
                    f"{type(answer).__name__}.")
