@@ -34,7 +34,7 @@
 #   a WGAN-GP gradient penalty, checked numerically;
 # - the seed question's "one possibility" (`autograd.grad`, then `.grad` by hand) with one
 #   evaluation of `f`: `autograd.grad` to intermediate tensors, then `autograd.backward` — and its
-#   condition: `y` must not depend on `x`.
+#   condition: `x` and `y` must not depend on each other.
 #
 # Time: about 30 minutes (section 6's gradient penalty can be skimmed). Builds on [03 · retain_graph](03_retain_graph.ipynb).
 
@@ -390,7 +390,7 @@ print("autograd.grad + backward   : weight grad", fmt(g.weight.grad))
 # `f` and `x`, `y`, and freed *its* saved tensors; `g`'s part was not run, so it was still there for the
 # second call — here no `retain_graph` was needed.
 #
-# ### Its condition: `y` must not depend on `x`
+# ### Its condition: `x` and `y` must not depend on each other
 #
 # `autograd.grad` returns the **total** gradient with respect to `x`, every path included. If `y` is
 # computed from `x`, one of those paths runs through `y`: flipping `gx` flips that path too, and
@@ -436,10 +436,20 @@ torch.autograd.backward([x, y], [-gx, gy])
 print("retain_graph=True, then push: weight grad", fmt(g.weight.grad), "(wrong by 0.1)")
 
 # %% [markdown]
-# So the method matches the two passes when `y` does not depend on `x`; when it does, it misses the
-# gradient that `l1` sends to `x` through `y`, and whether it also raises depends on what the nodes
-# between them saved. Lesson 05 does the same job with a one-line hook; lesson 06 measures all four
-# methods on this case and on a larger model.
+# The other way round, `x = g(a) + y`, it misses the gradient that `l2` sends to `y` through `x`:
+
+# %%
+for name, method in (("two passes", two_pass), ("autograd.grad + backward", grad_then_backward)):
+    g, a, b = seed_example(device)
+    y = g(b)
+    method(g(a) + y, y, f)  # x = g(a) + y depends on y
+    print(f"{name:24}: weight grad", fmt(g.weight.grad))
+
+# %% [markdown]
+# So the method matches the two passes when neither of `x`, `y` depends on the other; when one does,
+# it misses the gradient that flows from one into the other, and whether it also raises depends on
+# what the nodes between them saved. Lesson 05 does the same job with a one-line hook; lesson 06
+# measures all four methods on this case and on a larger model.
 
 # %% [markdown]
 # ## Summary
@@ -452,7 +462,7 @@ print("retain_graph=True, then push: weight grad", fmt(g.weight.grad), "(wrong b
 # | `allow_unused=True` / `materialize_grads=True` | some inputs may not take part | `None` or zeros for them; `materialize_grads` PyTorch 2.1+ |
 # | `backward(inputs=[...])` | accumulate into some leaves only | PyTorch 1.8+ |
 # | `create_graph=True` | gradient penalties, meta-learning, Hessian-vector products (`grad_outputs=v` on the gradient) | the gradient is differentiable; costs memory |
-# | `torch.autograd.backward(tensors, grads)` | push chosen gradients from intermediate tensors into the graph | grads line up with tensors; after `autograd.grad` to the same tensors it is a second engine call, it matches the two passes when `y` does not depend on `x`; otherwise it misses `l1`'s gradient through `y` (and raises only where a node between them saved a tensor) |
+# | `torch.autograd.backward(tensors, grads)` | push chosen gradients from intermediate tensors into the graph | grads line up with tensors; after `autograd.grad` to the same tensors it is a second engine call, it matches the two passes when neither of `x`, `y` depends on the other; otherwise it misses the gradient that flows from one into the other (and raises only where a node between them saved a tensor) |
 #
 # Next: [05 · register_hook](05_register_hook.ipynb) — editing gradients in flight.
 

@@ -419,7 +419,7 @@ print("warning:", str(caught[0].message).split(". See")[0])  # without the link 
 # | `t.register_hook(fn)` | inspect or change the gradient flowing through one tensor | returns `None` = unchanged; sees the **sum** over all consumers |
 # | `handle.remove()` | a hook is needed only for a while | a hook stays as long as its tensor (on a non-leaf, its node `grad_fn`, even after `del`): it acts in every later backward through it; on parameters, hooks registered in a loop pile up |
 # | `t.retain_grad()` | keep a non-leaf's gradient | stores the gradient after all hooks (PyTorch 2.0+) |
-# | a `torch.autograd.Function` (e.g. `GradReverse`) | change the gradient on one branch only | static `forward` (no `ctx`), `setup_context`, `backward`; applied with `.apply`; the `setup_context` style also runs under `torch.func`, the combined `forward(ctx, x)` only with `backward()` |
+# | a `torch.autograd.Function` (e.g. `GradReverse`) | change the gradient on one branch only | static `forward` (no `ctx`), `setup_context`, `backward`; applied with `.apply`; the `setup_context` style also runs under `torch.func`; the combined `forward(ctx, x)` runs with `backward()` and `autograd.grad`, not under `torch.func` |
 # | `p.register_post_accumulate_grad_hook(fn)` | act once `.grad` is final (optimizer in backward) | leaves only; PyTorch 2.1+ |
 # | `module.register_forward_hook` / `register_full_backward_hook` | record activations / gradients at module boundaries | not called by `.forward()`; `grad_input` is about inputs, not parameters |
 #
