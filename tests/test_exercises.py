@@ -282,6 +282,8 @@ WRONG += [
     ("02.3", "model.embedding.requires_grad_(True)", "keeps the layer training"),
     ("02.3", "requires_grad_()", "with no argument"),
     ("02.3", "p.requires_grad = True", "keeps the layer training"),
+    # review of issue 15: accepted before, though the detached copy's flag freezes nothing
+    ("02.3", "embedding.weight.detach().requires_grad_(False)", "detach() returns a new tensor"),
     ("02.3", "no grad", "edit the model's forward"),
     ("02.3", 3, "one of the strings"),
     ("02.3", "", "one of the strings"),

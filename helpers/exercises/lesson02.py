@@ -119,6 +119,9 @@ def _check_02_3(answer: Any) -> str:
         if "true" in compact or compact.endswith("requires_grad_()"):
             raise Hint("requires_grad_(True) (also requires_grad_() with no argument) is what parameters "
                        "already have: it keeps the layer training. Freezing is the opposite call.")
+        if "detach()" in compact:  # embedding.weight.detach().requires_grad_(False)
+            raise Hint("detach() returns a new tensor: requires_grad_(False) on it leaves the embedding's own "
+                       "parameters training. Call it on the layer itself, embedding.requires_grad_(False).")
         compact = "requires_grad_(false)"
     choice = as_choice(compact or answer, FREEZE_CHOICES)
     if choice == "requires_grad_(False)":
