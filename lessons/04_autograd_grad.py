@@ -118,11 +118,11 @@ handle.remove()
 #    input itself (`w`) runs too, since PyTorch 2.0, and what it returns is what `autograd.grad`
 #    returns: here 10 times the flipped gradient. A *post-accumulate-grad* hook
 #    ([lesson 05](05_register_hook.ipynb), section 5) does not run: it waits for `.grad` to be
-#    written, and `autograd.grad` writes none (cell below).
+#    written, and `autograd.grad` writes none (the next cell).
 # 2. **`retain_grad()` non-leaves get `.grad`**: `h.grad` was filled (with the gradient after the hook).
 #    Only *leaves* keep their `.grad` untouched.
 # 3. **The saved tensors are freed**, as after `backward()` (lesson 03): a second call through the
-#    same graph fails. `retain_graph=True` keeps them:
+#    same graph fails. `retain_graph=True` keeps them (the cell after it):
 
 # %%
 p = torch.tensor([1.0, -2.0], device=device, requires_grad=True)
