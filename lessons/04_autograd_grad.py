@@ -20,22 +20,23 @@
 # `loss.backward()` does two things at once: it computes gradients and **adds** them into `.grad` of
 # every leaf. `torch.autograd.grad` does only the first: it *returns* the gradients and leaves the
 # leaves' `.grad` alone. That separation gives you control: you decide what goes into `.grad`, with
-# which sign, and when. It is still a backward pass, though: it runs hooks, fills `.grad` of non-leaves
-# that asked for it, and frees what the graph saved.
+# which sign, and when. It is still a backward pass, though: it runs tensor hooks, fills `.grad` of
+# non-leaves that asked for it, and frees what the graph saved.
 #
 # **You will learn**
 # - that `autograd.grad` returns gradients and leaves the leaves' `.grad` alone, while `backward()`
-#   accumulates — and the three things `autograd.grad` does do (hooks, `retain_grad()`, freeing);
+#   accumulates — and the three things `autograd.grad` does do (tensor hooks, `retain_grad()`, freeing);
 # - how to write gradients into `p.grad` by hand (None versus existing) and get exactly what
 #   `backward()` gives;
 # - `grad_outputs` for non-scalar outputs (vector–Jacobian products), `allow_unused` and
 #   `materialize_grads`, and `backward(inputs=...)`;
-# - `create_graph=True` for gradients of gradients: a WGAN-GP gradient penalty, checked numerically;
+# - `create_graph=True` for gradients of gradients: a Hessian-vector product and a small Hessian, and
+#   a WGAN-GP gradient penalty, checked numerically;
 # - the seed question's "one possibility" (`autograd.grad`, then `.grad` by hand) with one
-#   evaluation of `f`: `autograd.grad` to intermediate tensors, then `autograd.backward` — and the
-#   graphs on which its two calls collide.
+#   evaluation of `f`: `autograd.grad` to intermediate tensors, then `autograd.backward` — and its
+#   condition: `x` and `y` must not depend on each other.
 #
-# Time: about 35 minutes. Builds on [03 · retain_graph](03_retain_graph.ipynb).
+# Time: about 30 minutes (section 6's gradient penalty can be skimmed). Builds on [03 · retain_graph](03_retain_graph.ipynb).
 
 # %%
 # @title Setup (the same in every lesson): make the workshop's `helpers` importable
@@ -65,7 +66,7 @@ from torch import nn
 
 from helpers import (check, collect_grads, compare_gradients, draw_graph, expect_error, fmt,
                      pick_device, seed_everything, show_source)
-from helpers.compute_once import abs_difference, seed_example
+from helpers.compute_once import abs_difference, grad_then_backward, seed_example, two_pass
 
 device = pick_device()
 seed_everything(0)
@@ -92,8 +93,9 @@ w.grad = None
 #
 # "Leaves `.grad` alone" is about the leaves only. `autograd.grad` runs the same engine as `backward()`,
 # and three things happen on the way. Here `h = 2w` is a non-leaf that called `retain_grad()` (keep my
-# gradient, lesson 01) and carries a tensor hook — a function that autograd calls with the gradient
-# as it passes `h` and whose return value replaces it (lesson 05) — that flips the sign:
+# gradient, lesson 01) and carries a tensor hook that flips the sign. (A tensor hook,
+# `h.register_hook(fn)`, is a function autograd calls with the gradient as it passes `h`; what it
+# returns replaces the gradient. [Lesson 05](05_register_hook.ipynb) teaches hooks.)
 
 # %%
 w = torch.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
@@ -114,11 +116,22 @@ handle.remove()
 # %% [markdown]
 # 1. **Tensor hooks run**: the hook on `h` ran, and its result is what flowed on to `w`. A hook on an
 #    input itself (`w`) runs too, since PyTorch 2.0, and what it returns is what `autograd.grad`
-#    returns: here 10 times the flipped gradient.
+#    returns: here 10 times the flipped gradient. A *post-accumulate-grad* hook
+#    ([lesson 05](05_register_hook.ipynb), section 5) does not run: it waits for `.grad` to be
+#    written, and `autograd.grad` writes none (the next cell).
 # 2. **`retain_grad()` non-leaves get `.grad`**: `h.grad` was filled (with the gradient after the hook).
 #    Only *leaves* keep their `.grad` untouched.
 # 3. **The saved tensors are freed**, as after `backward()` (lesson 03): a second call through the
-#    same graph fails. `retain_graph=True` keeps them:
+#    same graph fails. `retain_graph=True` keeps them (the cell after it):
+
+# %%
+p = torch.tensor([1.0, -2.0], device=device, requires_grad=True)
+p.register_hook(lambda grad: print("  tensor hook on p runs"))
+p.register_post_accumulate_grad_hook(lambda param: print("  post-accumulate-grad hook on p runs"))
+print("autograd.grad:")
+torch.autograd.grad((p ** 2).sum(), p)
+print("backward():")
+(p ** 2).sum().backward()
 
 # %%
 with expect_error(RuntimeError, contains="backward through the graph a second time"):
@@ -148,6 +161,11 @@ def accumulate_grads(params, grads):
             p.grad += grad.detach()
 
 
+# %% [markdown]
+# The same model twice, from the same seed, and two mini-batches: one route uses `backward()`, the
+# other `autograd.grad` and `accumulate_grads`.
+
+# %%
 def make_model():
     seed_everything(0)
     return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).to(device)
@@ -157,6 +175,7 @@ x = torch.randn(16, 4, generator=torch.Generator().manual_seed(0)).to(device)
 y = torch.randn(16, 1, generator=torch.Generator().manual_seed(1)).to(device)
 loss_fn = nn.MSELoss()
 
+# %%
 # Route 1: backward(), two mini-batches accumulated
 model_a = make_model()
 for xb, yb in ((x[:8], y[:8]), (x[8:], y[8:])):
@@ -264,7 +283,38 @@ print("d²z³/dz² = 6z =", fmt(d2z))
 draw_graph(dz, {"z": z, "dz³/dz": dz})
 
 # %% [markdown]
-# So a loss built from a gradient can be backpropagated. WGAN-GP (Gulrajani et al., 2017) adds to the
+# ### A Hessian-vector product, and a small Hessian
+#
+# For a function of several inputs the second derivative is the Hessian matrix `H`. You rarely need
+# all of it: `H v` is the gradient of `∇f · v`, which is what `grad_outputs=v` computes from the
+# differentiable gradient — one more backward pass, without building `H`. Rows of `H` come the same
+# way, one `grad_outputs=eᵢ` each. `torch.func` (transforms of *functions*, lesson
+# [09](09_compile_and_func.ipynb)) gives the same: `torch.func.grad(f)` is the function `t ↦ ∇f(t)`,
+# `torch.func.vjp` of it returns `vᵀH` (= `H v`: a Hessian is symmetric), and `torch.func.jacrev`
+# of it builds `H`. In float64:
+
+# %%
+def energy(t):
+    return (t.sin() * t.roll(1)).sum() + (t ** 3).sum() / 3
+
+
+t = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, device=device, requires_grad=True)
+v = torch.tensor([1.0, 2.0, -1.0], dtype=torch.float64, device=device)
+(grad_t,) = torch.autograd.grad(energy(t), t, create_graph=True)
+(hvp,) = torch.autograd.grad(grad_t, t, grad_outputs=v, retain_graph=True)  # H v, no H built
+eye = torch.eye(3, dtype=torch.float64, device=device)  # one row of H per grad_outputs=eᵢ
+rows = torch.stack([torch.autograd.grad(grad_t, t, e, retain_graph=True)[0] for e in eye])
+_, vjp_of_grad = torch.func.vjp(torch.func.grad(energy), t.detach())
+(hvp_func,) = vjp_of_grad(v)
+H = torch.func.jacrev(torch.func.grad(energy))(t.detach())
+print("H v, grad of grad:", fmt(hvp), "| max |Δ| vs torch.func:", fmt((hvp - hvp_func).abs().max()))
+print("H by torch.func:", fmt(H, 3), "| symmetric:", torch.allclose(H, H.T))
+print("max |Δ| vs its rows by grad of grad:", fmt((H - rows).abs().max()),
+      "| H @ v vs H v:", fmt((H @ v - hvp).abs().max()))
+
+# %% [markdown]
+# All agree (max |Δ| = 0 to the 4 decimals shown), and `H` is symmetric, as a Hessian of a smooth
+# function is. So a loss built from a gradient can be backpropagated. WGAN-GP (Gulrajani et al., 2017) adds to the
 # critic's loss a penalty `(‖∇ₓ̂ D(x̂)‖₂ − 1)²` at random points `x̂` between real and fake samples:
 
 # %%
@@ -338,62 +388,81 @@ print("autograd.grad + backward   : weight grad", fmt(g.weight.grad))
 # %% [markdown]
 # Both give 3. This method makes **two** engine calls. The first ran only the part of the graph between
 # `f` and `x`, `y`, and freed *its* saved tensors; `g`'s part was not run, so it was still there for the
-# second call — here no `retain_graph` was needed. That holds only while the two parts share no node.
+# second call — here no `retain_graph` was needed.
 #
-# ### When the two calls share nodes
+# ### Its condition: `x` and `y` must not depend on each other
 #
-# Let `y` depend on `x`: `y = g(b) + 0.1 · x`. Now the path from `f` to `x` also runs through `y`'s
-# nodes, so the first call runs them and frees their saved tensors — and the second call needs them
-# again to push `∂f/∂y` through `y` into `g`:
+# `autograd.grad` returns the **total** gradient with respect to `x`, every path included. If `y` is
+# computed from `x`, one of those paths runs through `y`: flipping `gx` flips that path too, and
+# pushing `gy` through `y` sends it to `x` once more, so it cancels — while the two passes keep it
+# once (`l1 = f(x.detach(), y)` still reaches `x` through `y`). Let `y = g(b) + x` (`two_pass` and
+# `grad_then_backward` are the two procedures of the cell above, as helpers):
 
 # %%
-def seed_with_y_using_x():
-    """The seed example, except that y = g(b) + 0.1 · x depends on x."""
+def seed_with_y_using_x(y_from):
+    """The seed example, except that y = y_from(g(b), x) depends on x."""
     g, a, b = seed_example(device)
     x = g(a)
-    return g, x, g(b) + 0.1 * x
+    return g, x, y_from(g(b), x)
 
 
-g, x, y = seed_with_y_using_x()
-f(x.detach(), y).backward(retain_graph=True)
-(-f(x, y.detach())).backward()
-reference = g.weight.grad.clone()
-print("two passes                   : weight grad", fmt(reference))
-
-g, x, y = seed_with_y_using_x()
-gx, gy = torch.autograd.grad(f(x, y), [x, y])
-with expect_error(RuntimeError, contains="backward through the graph a second time"):
-    torch.autograd.backward([x, y], [-gx, gy])
-
-g, x, y = seed_with_y_using_x()
-gx, gy = torch.autograd.grad(f(x, y), [x, y], retain_graph=True)
-torch.autograd.backward([x, y], [-gx, gy])
-print("retain_graph=True, then push : weight grad", fmt(g.weight.grad),
-      "| max |Δ| vs two passes:", fmt((g.weight.grad - reference).abs().max()))
+for name, method in (("two passes", two_pass), ("autograd.grad + backward", grad_then_backward)):
+    g, x, y = seed_with_y_using_x(lambda gb, x: gb + x)
+    method(x, y, f)
+    print(f"{name:24}: weight grad", fmt(g.weight.grad))
 
 # %% [markdown]
-# `retain_graph=True` makes it run, but the answer is now **wrong by 0.1**. Here ∂f/∂x = −1 and
-# ∂f/∂y = +1. `autograd.grad` returns the *total* gradient with respect to `x`, which includes the path
-# through `y`: `gx` = −1 + 0.1 · 1 = −0.9. Flipping it flips that path too (−0.1), and pushing `gy`
-# through `y` sends it once more to `x` (+0.1): the path through `y` cancels. In the two passes it is
-# counted once, with a plus sign: `l1 = f(x.detach(), y)` still reaches `x` through `y`, while
-# `l2 = −f(x, y.detach())` does not. So this method needs `y` not to depend on `x`. Lesson 06 measures
-# all four methods on this case, and the other cases where one pass differs from two.
-#
-# Lesson 05 does the same job with a one-line hook, and lesson 06 compares the methods on a larger model.
+# It runs — no error, no `retain_graph` — and gives 3 instead of 4. Here ∂f/∂x = −1 and ∂f/∂y = +1,
+# so `gx` = −1 + 1 = 0 and `gy` = 1; pushing them gives 0 · a + 1 · (b + a) = 3. The two passes
+# give 1 · (b + a) from `l1` and 1 · a from `l2`: 4. No error, because the node that adds `x`
+# (`AddBackward0`) saves no tensor, so running it twice frees nothing it needs.
+# Where a node on the path from `x` to `y` does save one, the second call fails, and with
+# `retain_graph=True` it runs and is still wrong — here with `y = g(b) + 0.1 · x`, where `MulBackward0`
+# saved the 0.1:
+
+# %%
+scaled = lambda gb, x: gb + 0.1 * x
+g, x, y = seed_with_y_using_x(scaled)
+two_pass(x, y, f)
+print("two passes                  : weight grad", fmt(g.weight.grad))
+
+g, x, y = seed_with_y_using_x(scaled)
+with expect_error(RuntimeError, contains="backward through the graph a second time"):
+    grad_then_backward(x, y, f)
+
+g, x, y = seed_with_y_using_x(scaled)
+gx, gy = torch.autograd.grad(f(x, y), [x, y], retain_graph=True)
+torch.autograd.backward([x, y], [-gx, gy])
+print("retain_graph=True, then push: weight grad", fmt(g.weight.grad), "(wrong by 0.1)")
+
+# %% [markdown]
+# The other way round, `x = g(a) + y`, it misses the gradient that `l2` sends to `y` through `x`:
+
+# %%
+for name, method in (("two passes", two_pass), ("autograd.grad + backward", grad_then_backward)):
+    g, a, b = seed_example(device)
+    y = g(b)
+    method(g(a) + y, y, f)  # x = g(a) + y depends on y
+    print(f"{name:24}: weight grad", fmt(g.weight.grad))
+
+# %% [markdown]
+# So the method matches the two passes when neither of `x`, `y` depends on the other; when one does,
+# it misses the gradient that flows from one into the other, and whether it also raises depends on
+# what the nodes between them saved. Lesson 05 does the same job with a one-line hook; lesson 06
+# measures all four methods on this case and on a larger model.
 
 # %% [markdown]
 # ## Summary
 #
 # | use this | when | remember |
 # |---|---|---|
-# | `torch.autograd.grad(out, inputs)` | you want gradients as values (to inspect, transform, combine) | returns a tuple; leaves' `.grad` untouched, but hooks run, `retain_grad()` non-leaves get `.grad`, saved tensors are freed unless `retain_graph=True` |
+# | `torch.autograd.grad(out, inputs)` | you want gradients as values (to inspect, transform, combine) | returns a tuple; leaves' `.grad` untouched, but tensor hooks run (post-accumulate-grad hooks do not), `retain_grad()` non-leaves get `.grad`, saved tensors are freed unless `retain_graph=True` |
 # | `p.grad = grad` / `p.grad += grad` | feeding hand-made gradients to an optimizer | accumulate: create if `None`, add otherwise |
 # | `grad_outputs=u` | the output is not a scalar | computes the vector–Jacobian product `uᵀJ` |
 # | `allow_unused=True` / `materialize_grads=True` | some inputs may not take part | `None` or zeros for them; `materialize_grads` PyTorch 2.1+ |
 # | `backward(inputs=[...])` | accumulate into some leaves only | PyTorch 1.8+ |
-# | `create_graph=True` | gradient penalties, meta-learning, Hessian-vector products | the gradient is differentiable; costs memory |
-# | `torch.autograd.backward(tensors, grads)` | push chosen gradients from intermediate tensors into the graph | grads line up with tensors; after `autograd.grad` to the same tensors it is a second engine call: it fails, or with `retain_graph=True` differs from two passes, when `y` depends on `x` |
+# | `create_graph=True` | gradient penalties, meta-learning, Hessian-vector products (`grad_outputs=v` on the gradient) | the gradient is differentiable; costs memory |
+# | `torch.autograd.backward(tensors, grads)` | push chosen gradients from intermediate tensors into the graph | grads line up with tensors; after `autograd.grad` to the same tensors it is a second engine call, it matches the two passes when neither of `x`, `y` depends on the other; otherwise it misses the gradient that flows from one into the other (and raises only where a node between them saved a tensor) |
 #
 # Next: [05 · register_hook](05_register_hook.ipynb) — editing gradients in flight.
 
@@ -409,7 +478,8 @@ check("04.1", answer)
 
 # %% [markdown]
 # **04.2** Write `vjp(fn, inp, u)` that returns `uᵀ J`, where `J` is the Jacobian of `fn` at `inp`,
-# using `torch.autograd.grad` (not `torch.autograd.functional`). `inp` does not require grad when passed in.
+# with one `torch.autograd.grad` call and without building `J` (not `torch.autograd.functional`,
+# not `torch.func`). `inp` does not require grad when passed in.
 
 # %%
 def vjp(fn, inp, u):

@@ -30,7 +30,7 @@
 #   fix: a gradient-reversal `torch.autograd.Function` (in the `setup_context` style);
 # - `register_post_accumulate_grad_hook`, and module forward / full backward hooks with a caveat each.
 #
-# Time: about 35 minutes. Builds on [01](01_autograd_graph.ipynb)–[04](04_autograd_grad.ipynb).
+# Time: about 25 minutes (sections 5–6 can be skimmed). Builds on [01](01_autograd_graph.ipynb)–[04](04_autograd_grad.ipynb).
 
 # %%
 # @title Setup (the same in every lesson): make the workshop's `helpers` importable
@@ -56,6 +56,7 @@ else:
 
 # %%
 import warnings
+import weakref
 
 import torch
 from torch import nn
@@ -150,7 +151,7 @@ for step in range(1, 5):
 
 # %% [markdown]
 # Hooks on *non-leaf* tensors do not pile up this way: each forward pass makes a new non-leaf tensor,
-# and its hooks go with it.
+# with a new node, and its hooks go with them.
 
 # %%
 param = torch.tensor([1.0], device=device, requires_grad=True)
@@ -162,8 +163,24 @@ for step in range(1, 4):
     print(f"step {step}: gradient {fmt(param.grad)}")
 
 # %% [markdown]
-# But a hook lives as long as its tensor (on a non-leaf, as long as the graph node it is attached to):
-# **every** later backward that passes through the tensor calls it again. The seed's accepted
+# Where does a hook on a non-leaf live? Autograd registers it on the node that made the tensor
+# (`h.grad_fn`), so it runs even after `del h`, as long as the graph holds the node (a weak
+# reference, `weakref.ref(h)`, tells whether the tensor object itself is gone):
+
+# %%
+w = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
+h = w * 2
+h.register_hook(lambda grad: print("  the hook on h runs, gets", fmt(grad)) or -grad)
+h_ref = weakref.ref(h)
+loss = (h * 3).sum()  # multiplying by a number saves no reference to h
+del h
+print("the tensor h is gone:", h_ref() is None)
+loss.backward()
+print("w.grad:", fmt(w.grad), "(flipped: the hook ran)")
+
+# %% [markdown]
+# So a hook acts as long as its tensor's node is in a graph (on a leaf, as long as the tensor):
+# **every** later backward that passes through it calls the hook again. The seed's accepted
 # answer (lesson 06) is `x.register_hook(lambda grad: -grad)` on `x = g(a)`, then
 # `f(x, y).backward()`, with the seed's numbers from lesson 04 (`f = |x − y|`, weight 1, `a = 1`,
 # `b = 2`; `seed_example` and `abs_difference` in the helpers). Use `x` again afterwards — here in
@@ -247,15 +264,16 @@ wanted = torch.tensor([1.5, 5.0], device=device)
 print("reversal on f's branch:", fmt(x.grad), "= wanted:", torch.equal(x.grad, wanted))
 
 # %% [markdown]
-# Why the separate `setup_context`? The older style, `forward(ctx, x)` doing both jobs, still works
-# with `backward()` (first line of the cell below). But `torch.func` transforms — `torch.func.grad`, `vjp`, …,
-# which compute gradients of *functions* instead of filling `.grad` (lesson 08 uses them) — run an
-# `autograd.Function` only if it has a `setup_context`. `torch.func.grad` of `f(reverse_grad(x), y)`
-# with respect to `x` is `−y`; the older style is refused. (`torch.func.vmap` would need one more
-# thing, a `vmap` rule, which `GradReverse` does not define.)
+# Why the separate `setup_context`? The *combined* style, a static `forward(ctx, x)` doing both jobs,
+# is still supported and works with `backward()` (first line of the cell below). But `torch.func`
+# transforms — `torch.func.grad`, `vjp`, …, which compute gradients of *functions* instead of filling
+# `.grad` ([lesson 09](09_compile_and_func.ipynb) uses them) — run an `autograd.Function` only if it
+# has a `setup_context`. `torch.func.grad` of `f(reverse_grad(x), y)` with respect to `x` is `−y`;
+# the combined style is refused. (`torch.func.vmap` would need one more thing, a `vmap` rule, which
+# `GradReverse` does not define.)
 
 # %%
-class OldStyleReverse(torch.autograd.Function):
+class CombinedReverse(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         return x.view_as(x)
@@ -266,14 +284,35 @@ class OldStyleReverse(torch.autograd.Function):
 
 
 x, y = x_and_y()
-(f(OldStyleReverse.apply(x), y) + r(x)).backward()
-print("old style with backward()          :", fmt(x.grad), "= wanted:", torch.equal(x.grad, wanted))
+(f(CombinedReverse.apply(x), y) + r(x)).backward()
+print("combined style with backward()     :", fmt(x.grad), "= wanted:", torch.equal(x.grad, wanted))
 
 x0, y0 = x.detach(), y.detach()
 grad_of_x = torch.func.grad(lambda t: f(reverse_grad(t), y0))
 print("torch.func.grad through GradReverse:", fmt(grad_of_x(x0)), "= -y")
 with expect_error(RuntimeError, contains="must override the setup_context staticmethod"):
-    torch.func.grad(lambda t: f(OldStyleReverse.apply(t), y0))(x0)
+    torch.func.grad(lambda t: f(CombinedReverse.apply(t), y0))(x0)
+
+# %% [markdown]
+# The style that *was* removed is older still: a `Function` whose `forward(self, x)` is an ordinary
+# method, called on an instance, `LegacyReverse()(x)`. PyTorch refuses it, and warns that a
+# `Function` should not be instantiated (its methods are all static, used through `.apply`):
+
+# %%
+class LegacyReverse(torch.autograd.Function):
+    def forward(self, x):  # not static, no ctx: the legacy style
+        return x.view_as(x)
+
+    def backward(self, grad):
+        return -grad
+
+
+legacy_error = "Legacy autograd function with non-static forward method is deprecated"
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    with expect_error(RuntimeError, contains=legacy_error):
+        LegacyReverse()(x_and_y()[0])
+print("warning:", str(caught[0].message).split(". ")[0])
 
 # %% [markdown]
 # In the graph, the reversal is a node of its own (`GradReverseBackward`) on the path from `x` into `f`
@@ -378,9 +417,9 @@ print("warning:", str(caught[0].message).split(". See")[0])  # without the link 
 # | use this | when | remember |
 # |---|---|---|
 # | `t.register_hook(fn)` | inspect or change the gradient flowing through one tensor | returns `None` = unchanged; sees the **sum** over all consumers |
-# | `handle.remove()` | a hook is needed only for a while | a hook stays as long as its tensor: it acts in every later backward through it; on parameters, hooks registered in a loop pile up |
+# | `handle.remove()` | a hook is needed only for a while | a hook stays as long as its tensor (on a non-leaf, its node `grad_fn`, even after `del`): it acts in every later backward through it; on parameters, hooks registered in a loop pile up |
 # | `t.retain_grad()` | keep a non-leaf's gradient | stores the gradient after all hooks (PyTorch 2.0+) |
-# | a `torch.autograd.Function` (e.g. `GradReverse`) | change the gradient on one branch only | static `forward` (no `ctx`), `setup_context`, `backward`; applied with `.apply`; the `setup_context` style also runs under `torch.func` |
+# | a `torch.autograd.Function` (e.g. `GradReverse`) | change the gradient on one branch only | static `forward` (no `ctx`), `setup_context`, `backward`; applied with `.apply`; the `setup_context` style also runs under `torch.func`; the combined `forward(ctx, x)` runs with `backward()` and `autograd.grad`, not under `torch.func` |
 # | `p.register_post_accumulate_grad_hook(fn)` | act once `.grad` is final (optimizer in backward) | leaves only; PyTorch 2.1+ |
 # | `module.register_forward_hook` / `register_full_backward_hook` | record activations / gradients at module boundaries | not called by `.forward()`; `grad_input` is about inputs, not parameters |
 #

@@ -346,3 +346,30 @@ def test_generators_and_modules_leave_the_global_rng_alone():
     m2 = build_module(lambda: torch.nn.Linear(3, 2), generator(1))
     assert torch.equal(m1.weight, m2.weight)
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_count_engine_calls_counts_batched_runs():
+    from helpers.exercises.answers import count_engine_calls
+
+    x = torch.randn(3, requires_grad=True)
+    with count_engine_calls() as engine:
+        torch.autograd.grad((x * 2).sum(), x)
+    assert (engine.total, engine.batched) == (1, 0)
+    with count_engine_calls() as engine:
+        torch.autograd.grad(x * 2, x, grad_outputs=torch.eye(3), is_grads_batched=True)
+    assert (engine.total, engine.batched) == (1, 1)
+    with count_engine_calls() as engine:
+        torch.func.jacrev(lambda t: t * 2)(x.detach())
+    assert engine.batched == 1
+
+
+def test_learner_files_are_everything_but_helpers_torch_and_python():
+    import json
+
+    from helpers.exercises import _is_learner_file
+    from helpers.exercises import answers as answers_module
+
+    assert _is_learner_file("/tmp/ipykernel_123/456.py") and _is_learner_file("<ipython-input-1-ab>")
+    assert _is_learner_file(__file__)  # tests and solutions stand in for the learner
+    assert not _is_learner_file(answers_module.__file__) and not _is_learner_file(torch.__file__)
+    assert not _is_learner_file(json.__file__) and not _is_learner_file("<frozen importlib._bootstrap>")

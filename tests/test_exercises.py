@@ -110,6 +110,23 @@ def _raises(*args):
     raise RuntimeError("boom")
 
 
+def _train_grads_generator_failing(w, batches):  # issue 15: the check consumes the generator lazily
+    for xb in batches:
+        w.grad = None
+        ((w * xb).sum() ** 2).backward()
+        yield w.grad.clone()
+        raise ValueError("generator boom")
+
+
+def _train_grads_read_before_backward(w, batches):  # issue 15: a computed None
+    grads = []
+    for xb in batches:
+        w.grad = None
+        grads.append(w.grad)
+        ((w * xb).sum() ** 2).backward()
+    return grads
+
+
 RIGHT = {
     "01.1": [29, 29.0, torch.tensor(29.0), torch.tensor([[29.0]], dtype=torch.float64),
              np.float32(29.0), np.array([29]), Fraction(29), torch.tensor(29.0, requires_grad=True),
@@ -132,10 +149,13 @@ WRONG = [
     ("01.1", float("nan"), "nan"),
     ("01.1", 28.9, "28.9 is not dv/du"),
     ("01.1", complex(29, 0), "is real"),
+    ("01.1", -29.0, "the sign is flipped"),
     ("01.2", None, "Not answered yet"),
-    ("01.2", {"w", "y"}, "not leaves"),
+    ("01.2", {"w", "y"}, "y was computed from w"),
+    ("01.2", {"y", "h"}, "they are not leaves"),
     ("01.2", {"w", "x"}, "do not require grad"),
-    ("01.2", {"h"}, "not leaves"),
+    ("01.2", {"h"}, "h was computed from w: it has a grad_fn, so it is not a leaf"),
+    ("01.2", {"w", "h"}, "asks for one with retain_grad(), as the notebook's h does"),
     ("01.2", set(), "requires_grad=True"),
     ("01.2", {"loss"}, "loss is not one of them"),
     ("01.2", 5, "set of strings"),
@@ -149,6 +169,8 @@ WRONG = [
     ("01.3", _drops_last, "one per batch"),
     ("01.3", _no_return, "returned None"),
     ("01.3", _raises, "raised RuntimeError: boom"),
+    ("01.3", _train_grads_generator_failing, "your code (in _train_grads_generator_failing) raised ValueError"),
+    ("01.3", _train_grads_read_before_backward, "some of your gradients are None"),
     ("01.3", 5, "the function itself"),
     ("01.3", lambda w, b: [torch.tensor([2.0, 4.0, 6.0]), torch.ones(3), torch.zeros(3)], "batch"),
 ]
@@ -197,6 +219,15 @@ def _ste_minus(x):
     return torch.sign(x) - x + x.detach()
 
 
+def _ste_exact(x):  # the form that is exact for every x (issue 15)
+    return torch.sign(x) + (x - x.detach())
+
+
+def _ste_hardtanh(x):  # a clipped straight-through estimator: gradient 0 for |x| > 1
+    clipped = nn.functional.hardtanh(x)
+    return clipped + (torch.sign(x) - clipped).detach()
+
+
 def _ste_double_grad(x):
     return 2 * x + (torch.sign(x) - 2 * x).detach()
 
@@ -205,14 +236,18 @@ RIGHT |= {
     "02.1": [[1, 2, 3], (1.0, 2.0, 3.0), torch.tensor([[1.0, 2.0, 3.0]]), np.array([1, 2, 3], dtype=np.float32),
              torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64, requires_grad=True),
              [np.float64(1.0), torch.tensor(2.0), 3], torch.tensor([1.0, 2.0, 3.0], dtype=torch.bfloat16)],
-    "02.2": [solution_function("02.2")(), _ste_alt, _ste_function, _ste_float64],
+    "02.2": [solution_function("02.2")(), _ste_alt, _ste_function, _ste_float64, _ste_exact],
     "02.3": ["requires_grad_(False)", "  'Requires_Grad_(false)' ", nn.Module.requires_grad_,
-             "requires_grad=False", "embedding.requires_grad_(False)", "requires_grad"],
+             "requires_grad=False", "embedding.requires_grad_(False)", "requires_grad",
+             "model.embedding.requires_grad_(False)", "p.requires_grad = False",
+             "for p in model.embedding.parameters(): p.requires_grad = False"],
 }
 
 WRONG += [
     ("02.1", None, "Not answered yet"),
     ("02.1", [2.0, 4.0, 6.0], "gradient of (p * p).sum()"),
+    ("02.1", [2.0, 4.0, 6.0], "or backward() ran twice"),
+    ("02.1", [-1.0, -2.0, -3.0], "the sign is flipped"),
     ("02.1", [0, 0, 0], "only one factor is detached"),
     ("02.1", np.ones(3), "gradient of p.sum()"),
     ("02.1", [1.0, 4.0, 9.0], "not their gradient"),
@@ -230,6 +265,7 @@ WRONG += [
     ("02.2", _sign_detached, "does not require grad"),
     ("02.2", lambda x: x * 1, "the value is x itself"),
     ("02.2", _ste_tanh, "yours depends on x"),
+    ("02.2", _ste_hardtanh, "clipped straight-through estimator"),
     ("02.2", _ste_minus, "the gradient is −1"),
     ("02.2", _ste_double_grad, "2 × the incoming one"),
     ("02.2", lambda x: torch.sign(x).tolist(), "returned a list"),
@@ -243,6 +279,11 @@ WRONG += [
     ("02.3", '"Detach"', "detach() acts on one tensor"),
     ("02.3", "freeze", "one of the strings"),
     ("02.3", "requires_grad_(True)", "keeps the layer training"),
+    ("02.3", "model.embedding.requires_grad_(True)", "keeps the layer training"),
+    ("02.3", "requires_grad_()", "with no argument"),
+    ("02.3", "p.requires_grad = True", "keeps the layer training"),
+    # review of issue 15: accepted before, though the detached copy's flag freezes nothing
+    ("02.3", "embedding.weight.detach().requires_grad_(False)", "detach() returns a new tensor"),
     ("02.3", "no grad", "edit the model's forward"),
     ("02.3", 3, "one of the strings"),
     ("02.3", "", "one of the strings"),
@@ -253,6 +294,15 @@ WRONG += [
 
 def _bytes():
     return solution_function("03.2")()
+
+
+def _float64_bytes():  # issue 15: the section's model in float64
+    from helpers.exercises.lesson03 import _section2_model
+    from helpers.measure import saved_tensor_bytes
+
+    model, x = _section2_model()
+    model, x = model.double(), x.double()
+    return saved_tensor_bytes(lambda: model(x).pow(2).mean(), exclude=model)
 
 
 def _with_params():
@@ -290,6 +340,20 @@ def _two_backwards(a):
     return a.grad
 
 
+def _l2_detached(a):  # issue 15: one backward of l1 + l2, but l2 built from h.detach()
+    a.grad = None
+    h = a.exp()
+    (h.sum() + (h.detach() ** 2).sum()).backward()
+    return a.grad
+
+
+def _two_losses_negated(a):
+    a.grad = None
+    h = a.exp()
+    (-(h.sum() + (h**2).sum())).backward()
+    return a.grad
+
+
 def _only_l1(a):
     a.grad = None
     a.exp().sum().backward()
@@ -324,6 +388,7 @@ RIGHT |= {
 WRONG += [
     ("03.1", None, "Not answered yet"),
     ("03.1", [2.0, -2.0, 4.0], "does not overwrite"),
+    ("03.1", [-4.0, 4.0, -8.0], "the sign is flipped"),
     ("03.1", [1, 1, 4], "m**2 values"),
     ("03.1", [0, 0, 0], "do not cancel"),
     ("03.1", [8, -8, 16], "8m"),
@@ -335,7 +400,8 @@ WRONG += [
     ("03.2", Lazy(lambda: _bytes() // 4), "float32 elements"),
     ("03.2", Lazy(lambda: 8 * _bytes()), "bits"),
     ("03.2", Lazy(lambda: _bytes() / 1024), "not kilobytes"),
-    ("03.2", Lazy(lambda: 2 * _bytes()), "twice the count"),
+    ("03.2", Lazy(lambda: 2 * _bytes()), "twice the expected count"),
+    ("03.2", Lazy(lambda: _float64_bytes()), "a float64 model (.double()) saves 8 bytes"),
     ("03.2", Lazy(lambda: _bytes() + 0.5), "whole number"),
     ("03.2", "295424", "not a string"),
     ("03.2", 1, "call saved_tensor_bytes"),
@@ -343,6 +409,8 @@ WRONG += [
     ("03.3", _placeholder, "Not answered yet"),
     ("03.3", _two_backwards, "engine ran 2 times"),
     ("03.3", _only_l1, "gradient of l1 only"),
+    ("03.3", _l2_detached, "not h.detach(), not under no_grad"),
+    ("03.3", _two_losses_negated, "the sign is flipped"),
     ("03.3", _only_l2, "gradient of l2 only"),
     ("03.3", _no_reset, "start from a.grad = None"),
     ("03.3", _no_backward, "nothing ran backward"),
@@ -389,6 +457,28 @@ def _vjp_returns_jacobian(fn, inp, u):
 
 def _vjp_functional(fn, inp, u):
     return torch.autograd.functional.vjp(fn, inp, u)[1]
+
+
+_full_J = torch.autograd.functional.jacobian  # under another name: only the batched engine run shows it
+
+
+def _vjp_jacobian_vectorized(fn, inp, u):  # issue 15: one batched engine run builds all of J
+    return u @ _full_J(fn, inp, vectorize=True)
+
+
+def _vjp_jacrev(fn, inp, u):
+    return u @ torch.func.jacrev(fn)(inp)
+
+
+def _vjp_torch_func(fn, inp, u):
+    return torch.func.vjp(fn, inp)[1](u)[0]
+
+
+def _vjp_grads_batched(fn, inp, u):
+    inp = inp.detach().requires_grad_(True)
+    out = fn(inp)
+    (rows,) = torch.autograd.grad(out, inp, grad_outputs=torch.eye(out.numel()), is_grads_batched=True)
+    return u @ rows
 
 
 def _vjp_negated(fn, inp, u):
@@ -478,6 +568,10 @@ WRONG += [
     ("04.2", _vjp_returns_jacobian, "the whole Jacobian"),
     ("04.2", _vjp_functional, "not torch.autograd.functional"),
     ("04.2", _vjp_negated, "sign is flipped"),
+    ("04.2", _vjp_jacobian_vectorized, "vectorize=True"),
+    ("04.2", _vjp_grads_batched, "builds the whole Jacobian J"),
+    ("04.2", _vjp_jacrev, "builds the whole Jacobian J first"),
+    ("04.2", _vjp_torch_func, "asks for torch.autograd.grad itself"),
     ("04.2", _vjp_value, "you gave 2 numbers"),
     ("04.2", lambda fn, inp, u: torch.tensor([0.9, -2.6, 0.3]), "grad_outputs=u)[0]"),
     ("04.2", _vjp_not_detached, "vjp raised RuntimeError"),
@@ -566,6 +660,10 @@ def _hook_on_x(x, y):
     ((x * y).sum() + (x**2).sum()).backward()
 
 
+def _reversal_scaled_by_2(x, y):  # issue 15
+    (((reverse_grad(x, scale=2.0) * y).sum()) + (x**2).sum()).backward()
+
+
 def _nothing_flipped(x, y):
     ((x * y).sum() + (x**2).sum()).backward()
 
@@ -611,10 +709,12 @@ WRONG += [
     ("05.2", 1, "never removed"),
     ("05.2", "27", "not a string"),
     ("05.2", 81, "count the hooks"),
+    ("05.2", -27, "the sign is flipped"),
     ("05.3", None, "Not answered yet"),
     ("05.3", _placeholder, "Not answered yet"),
     ("05.3", _hook_on_x, "regulariser's gradient is flipped too"),
     ("05.3", _nothing_flipped, "nothing is flipped"),
+    ("05.3", _reversal_scaled_by_2, "arrives multiplied by -2"),
     ("05.3", _both_flipped, "y's gradient is flipped too"),
     ("05.3", _two_backward_calls, "engine ran 2 times"),
     ("05.3", _grads_by_hand, "not gradients written by hand"),
@@ -891,7 +991,9 @@ def test_float64_answers_are_never_blamed_on_dtype():
 def test_a_check_that_fails_itself_is_not_blamed_on_the_learner(monkeypatch):
     import helpers.exercises.lesson01 as lesson01
 
-    monkeypatch.setattr(lesson01, "close", lambda *a, **k: 1 / 0)
+    namespace = {}  # a bug in the check's own file (a lambda defined here would count as learner code)
+    exec(compile("def close(*a, **k):\n    return 1 / 0\n", lesson01.__file__, "exec"), namespace)
+    monkeypatch.setattr(lesson01, "close", namespace["close"])
     feedback = check("01.1", 29)
     assert not feedback.correct
     assert "The check itself failed (ZeroDivisionError" in feedback.message

@@ -13,7 +13,9 @@ Introduced in lesson 01 (every lesson's exercises use it); shared by the checks 
   ``torch.`` prefix and a trailing ``()`` do not matter; a function or class stands for its name.
 * **Functions** (:func:`as_function`, :func:`call`, :func:`learner_code`): an exception raised by the
   learner's code becomes a hint that names it; an exception of the check itself is never blamed on the
-  learner (``check`` reports it as the check's own failure).
+  learner (``check`` reports it as the check's own failure). ``check`` also catches, generically, what
+  escapes these wrappers: any error whose traceback passes through the learner's code (a generator the
+  check consumes, a Function's ``backward`` or a hook the engine runs) is the learner's.
 * **Counting** (:class:`Counted`, :func:`count_engine_calls`): "evaluate f once" counts calls of ``f``
   and backward passes through its output; "one backward" counts runs of the autograd engine
   (``backward()`` and ``autograd.grad`` each run it once).
@@ -135,6 +137,9 @@ def _is_numpy(answer: Any) -> bool:
 def _to_tensor(answer: Any, what: str) -> torch.Tensor:
     """Any reasonable numeric answer as a detached CPU tensor (float dtypes kept, others -> float64)."""
     if isinstance(answer, torch.Tensor):
+        if answer.is_meta:
+            raise Hint(f"{what} is a tensor on the 'meta' device, which has a shape but no values: "
+                       "compute it on the CPU (or GPU).")
         t = answer.detach()
         if t.layout != torch.strided:
             t = t.to_dense()
@@ -363,6 +368,7 @@ class EngineCalls:
     ``autograd.backward``, which accumulate into ``.grad``) and ``grad`` (``autograd.grad``)."""
 
     kinds: list[str] = field(default_factory=list)
+    batched: int = 0  # runs that backpropagated a batch of vectors at once (vmap, is_grads_batched)
 
     @property
     def total(self) -> int:
@@ -377,12 +383,22 @@ class EngineCalls:
         return self.kinds.count("grad")
 
 
+def _is_batched(t: Any) -> bool:
+    """True for a tensor inside ``vmap`` (torch.func's or the legacy one ``is_grads_batched`` uses)."""
+    if not isinstance(t, torch.Tensor):
+        return False
+    functorch = getattr(torch._C, "_functorch", None)
+    return any(getattr(functorch, name, lambda _: False)(t)
+               for name in ("is_batchedtensor", "is_legacy_batchedtensor"))
+
+
 @contextlib.contextmanager
 def count_engine_calls(_fallback: bool = False) -> Iterator[EngineCalls]:
     """Count the runs of the autograd engine inside the block. ``Tensor.backward()``,
     ``autograd.backward`` and ``autograd.grad`` all go through ``torch.autograd._engine_run_backward``
     (torch 2.x), which is wrapped for the block only and restored afterwards; where a torch version
-    lacks it, ``autograd.backward`` and ``autograd.grad`` themselves are wrapped."""
+    lacks it, ``autograd.backward`` and ``autograd.grad`` themselves are wrapped. ``batched`` counts
+    the runs that pushed a whole batch of vectors at once (a Jacobian built by ``vmap``)."""
     import torch.autograd as autograd
 
     calls = EngineCalls()
@@ -392,6 +408,9 @@ def count_engine_calls(_fallback: bool = False) -> Iterator[EngineCalls]:
         def counting(t_outputs, *args, **kwargs):
             accumulate = kwargs.get("accumulate_grad", args[-1] if args else True)
             calls.kinds.append("backward" if accumulate else "grad")
+            grads = args[0] if args else kwargs.get("grad_tensors", ())
+            if any(_is_batched(g) for g in (grads or ())):
+                calls.batched += 1
             return original(t_outputs, *args, **kwargs)
 
         patches = {"_engine_run_backward": counting}

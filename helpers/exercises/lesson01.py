@@ -7,8 +7,17 @@ from typing import Any
 
 import torch
 
-from helpers.exercises import Hint, exercise
-from helpers.exercises.answers import as_function, as_names, as_number, as_tensor, call, close, generator
+from helpers.exercises import Hint, _learner_frame, exercise
+from helpers.exercises.answers import (
+    as_function,
+    as_names,
+    as_number,
+    as_tensor,
+    call,
+    close,
+    generator,
+    learner_code,
+)
 
 
 @exercise("01.1", "dv/du of u**3 + 2u at u = 3")
@@ -19,6 +28,9 @@ def _check_01_1(answer: Any) -> str:
     if close(value, 58.0):
         raise Hint("your gradient is twice the expected value: did you call backward() twice without "
                    "resetting u.grad?")
+    if close(value, -29.0):
+        raise Hint("the sign is flipped: dv/du = 3u² + 2 is positive at u = 3. Read u.grad as it is after "
+                   "v.backward(), without negating it.")
     if close(value, 27.0):
         raise Hint("27 is the derivative of u**3 alone: the 2*u term adds 2.")
     if close(value, 33.0):
@@ -45,8 +57,12 @@ def _check_01_2(answer: Any) -> str:
         return ("only w: it is a leaf *and* requires grad. x and s are leaves that do not require grad; "
                 "y and h are not leaves.")
     if names & {"y", "h"}:
-        raise Hint("y and h were computed from w: they have a grad_fn, so they are not leaves "
-                   "(their .grad stays None).")
+        picked = sorted(names & {"y", "h"})
+        raise Hint(f"{' and '.join(picked)} {'was' if len(picked) == 1 else 'were'} computed from w: "
+                   f"{'it has' if len(picked) == 1 else 'they have'} a grad_fn, so "
+                   f"{'it is not a leaf' if len(picked) == 1 else 'they are not leaves'}. A non-leaf gets "
+                   "a .grad only if it asks for one with retain_grad(), as the notebook's h does; the "
+                   "question asks for the leaves that backward() fills by itself.")
     if names & {"x", "s"}:
         raise Hint("x and s are leaves, but they do not require grad, so backward() gives them no .grad.")
     raise Hint("one tensor in this notebook was created with requires_grad=True: that is the leaf that "
@@ -58,13 +74,23 @@ def _grads(answer: Any, n: int, shape: tuple[int, ...]) -> list[torch.Tensor]:
         raise Hint("train_grads returned None: return a list with one gradient tensor per batch.")
     if isinstance(answer, torch.Tensor) and answer.dim() >= 1:
         answer = list(answer.unbind(0))
-    elif isinstance(answer, Iterator):  # a generator of gradients
-        answer = list(answer)
+    elif isinstance(answer, Iterator):  # a generator of gradients, or a map(...), consumed here
+        try:
+            answer = list(answer)
+        except Exception as exc:
+            if _learner_frame(exc) is not None:
+                raise  # check() names the learner's frame
+            # e.g. map(torch.autograd.grad, ...): torch raised, with no frame of the learner's code left
+            with learner_code("train_grads's result"):
+                raise
     if not isinstance(answer, (list, tuple)):
         raise Hint(f"train_grads should return a list of gradients, one per batch; it returned a "
                    f"{type(answer).__name__}.")
     if len(answer) != n:
         raise Hint(f"expected {n} gradients (one per batch), got {len(answer)}.")
+    if any(g is None for g in answer):
+        raise Hint("some of your gradients are None: w.grad is None until backward() has run, so read "
+                   "it (w.grad.clone()) after loss.backward(), not before.")
     return [as_tensor(g, shape, f"gradient {i + 1}") for i, g in enumerate(answer)]
 
 
@@ -80,7 +106,7 @@ def _check_01_3(answer: Any) -> str:
         w = w0.clone().requires_grad_(True)
         w.grad = None if existing is None else existing.clone()
         raw = call(fn, w, [xb.clone() for xb in batches], what="train_grads")
-        if isinstance(raw, (list, tuple)) and len(raw) > 1 and all(g is raw[0] for g in raw):
+        if isinstance(raw, (list, tuple)) and len(raw) > 1 and raw[0] is not None and all(g is raw[0] for g in raw):
             raise Hint("all your gradients are the same tensor object: append w.grad.clone(), not "
                        "w.grad itself, which the next backward() changes.")
         result = _grads(raw, n, (3,))

@@ -31,6 +31,8 @@ def _check_03_1(answer: Any) -> str:
     if close(got, [2.0, -2.0, 4.0]):
         raise Hint("that is one backward's gradient (2m): the second backward adds to .grad, it does "
                    "not overwrite it.")
+    if close(got, [-4.0, 4.0, -8.0]) or close(got, [-2.0, 2.0, -4.0]):
+        raise Hint("the sign is flipped: the gradient of sum(m**2) is +2m per backward.")
     if close(got, [1.0, 1.0, 4.0]) or close(got, [2.0, 2.0, 8.0]):
         raise Hint("that looks like m**2 values: the gradient of m**2 is 2m.")
     if close(got, [0.0, 0.0, 0.0]):
@@ -65,7 +67,9 @@ def _check_03_2(answer: Any) -> str:
     if got == 8 * expected:
         raise Hint("that is a number of bits: give bytes (8 bits each).")
     if got == 2 * expected:
-        raise Hint("that is twice the count: measure one forward pass, model(x).pow(2).mean(), once.")
+        raise Hint("that is twice the expected count. The section's model and input are float32 (4 bytes "
+                   "an element): a float64 model (.double()) saves 8 bytes an element — and measuring "
+                   "two forward passes doubles it too. Measure the section's model once.")
     raise Hint("call saved_tensor_bytes(lambda: model(x).pow(2).mean(), exclude=model) and give its result.")
 
 
@@ -94,9 +98,13 @@ def _check_03_3(answer: Any) -> str:
         if existing is not None and close(got, want + existing):
             raise Hint("a.grad held a gradient before the call and yours adds to it: start from "
                        "a.grad = None.")
+        if close(got, -want):
+            raise Hint("the sign is flipped: backpropagate l1 + l2 itself, not its negative.")
         if close(got, e):
-            raise Hint("that is the gradient of l1 only: backpropagate l1 + l2.")
+            raise Hint("that is the gradient of l1 only: l2 contributed nothing. Backpropagate l1 + l2, "
+                       "and compute l2 from h itself (not h.detach(), not under no_grad).")
         if close(got, 2 * e**2):
-            raise Hint("that is the gradient of l2 only: backpropagate l1 + l2.")
+            raise Hint("that is the gradient of l2 only: l1 contributed nothing. Backpropagate l1 + l2, "
+                       "and compute l1 from h itself (not h.detach(), not under no_grad).")
         raise Hint("h = a.exp(); (h.sum() + (h ** 2).sum()).backward(); return a.grad.")
     return "d(l1 + l2)/da = eᵃ + 2e²ᵃ, from one backward pass."

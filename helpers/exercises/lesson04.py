@@ -41,9 +41,16 @@ def _names_used(fn: Any) -> set[str]:
 @exercise("04.2", "a vector-Jacobian product with autograd.grad")
 def _check_04_2(answer: Any) -> str:
     vjp = as_function(answer, "04.2", "vjp")
-    if "functional" in _names_used(vjp):
+    names = _names_used(vjp)
+    if "functional" in names:
         raise Hint("the exercise asks for torch.autograd.grad itself, not torch.autograd.functional "
                    "(which is built on it): one autograd.grad call with grad_outputs=u.")
+    if "func" in names and "vjp" in names:
+        raise Hint("torch.func.vjp gives uᵀJ too, but the exercise asks for torch.autograd.grad itself: "
+                   "one autograd.grad call with grad_outputs=u.")
+    if names & {"jacobian", "jacrev", "jacfwd", "hessian"}:
+        raise Hint("that builds the whole Jacobian J first: one autograd.grad call with grad_outputs=u "
+                   "gives uᵀJ without building J.")
     gen = generator()
     A = torch.randn(2, 3, generator=gen)
 
@@ -62,6 +69,10 @@ def _check_04_2(answer: Any) -> str:
         raise Hint("that is the whole Jacobian J: return uᵀJ, a vector shaped like inp.")
     got = as_tensor(got, inp.shape, "vjp's result")
     if close(got, expected):
+        if engine.batched:
+            raise Hint("autograd pushed a batch of vectors at once (a vmap, as jacobian(..., "
+                       "vectorize=True) or is_grads_batched=True do): that builds the whole Jacobian J. "
+                       "One autograd.grad call with grad_outputs=u gives uᵀJ without building J.")
         if engine.total > 1:
             raise Hint(f"autograd ran {engine.total} times (once per row of J?): one autograd.grad "
                        "call with grad_outputs=u gives uᵀJ without building J.")

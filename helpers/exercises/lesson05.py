@@ -92,6 +92,8 @@ def _check_05_2(answer: Any) -> str:
     value = as_number(answer, "param.grad")
     if close(value, 27.0):
         return "three hooks by the third step, each multiplying by 3: 3³ = 27."
+    if value < 0 and close(-value, 27.0):
+        raise Hint("the sign is flipped: each hook multiplies by +3, so the gradient stays positive.")
     if close(value, 3.0):
         raise Hint("that would be right with one hook; but a new hook is added every step and none is removed.")
     if close(value, 9.0):
@@ -125,6 +127,11 @@ def _check_05_3(answer: Any) -> str:
                    "f(x', y) + r(x).")
     if close(x.grad, want_x) and close(y.grad, want_y):
         return "reverse_grad(x) on f's branch only: f's gradient to x is flipped, r's is not."
+    implied = ((x.grad - 2 * x0) / y0).mean().item()  # x.grad = implied · y0 + 2 x0: f's share scaled
+    if close(x.grad, implied * y0 + 2 * x0) and close(y.grad, want_y) and not close(implied, -1.0) \
+            and not close(implied, 1.0):
+        raise Hint(f"f's gradient to x arrives multiplied by {implied:.3g}: the reversal must multiply by "
+                   "−1 exactly (scale 1), r's gradient is right.")
     if close(x.grad, -(y0 + 2 * x0)):
         raise Hint("the regulariser's gradient is flipped too: a hook on x flips everything that reaches "
                    "x; flip only f's input, e.g. f(reverse_grad(x), y).")
