@@ -29,14 +29,17 @@ Hooks on intermediate tensors that you do not pass are invisible from the graph 
 
 from __future__ import annotations
 
+import re
 import textwrap
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-__all__ = ["Diagnosis", "Finding", "diagnose", "walk_graph"]
+__all__ = ["Diagnosis", "Finding", "diagnose", "show_warnings", "walk_graph"]
 
 #: The stable phrases of PyTorch's errors when a saved tensor is read (torch 2.x).
 FREED = "already been freed"
@@ -284,3 +287,28 @@ def _finding(name: str, t: torch.Tensor, graph: _Graph, nodes: set[int],
     return Finding(name, False, ("a non-leaf on the graph: the gradient flows through it, but its .grad "
                                  "stays None (reading it warns \"not a leaf Tensor\")", *reasons,
                                  "to read it: t.retain_grad() before backward(), or torch.autograd.grad(loss, t)"))
+
+
+@contextmanager
+def show_warnings() -> Iterator[list[str]]:
+    """Print each warning raised in the block as stable text, instead of a stderr block with paths.
+
+    Each warning becomes ``Category: first line of its message`` (PyTorch's "(Triggered internally
+    at …)" tail dropped). A message that carries a traceback (anomaly mode's "Traceback of forward
+    call that caused the error") adds one line, ``forward call: <the last line of code>``, without
+    file names or line numbers. Every warning is shown, even one already shown before; the lines are
+    also yielded as a list."""
+    lines: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield lines
+    for w in caught:
+        text = str(w.message)
+        first = re.split(r"\s*\(Triggered internally at", text.split("\n")[0])[0].strip()
+        lines.append(f"{w.category.__name__}: {first}")
+        code = [ln.strip() for ln in text.split("\n")[1:]
+                if ln.strip() and not ln.strip().startswith(("File ", "(Triggered"))]
+        if "Traceback" in first and code:
+            lines.append(f"  forward call: {code[-1]}")
+    for line in lines:
+        print(textwrap.fill(line, WIDTH, subsequent_indent="    "))
