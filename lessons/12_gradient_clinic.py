@@ -168,7 +168,7 @@ w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
 a = torch.sigmoid(w * x)
 a.mul_(2)  # in place, e.g. "scale the activations"
 loss = a.sum()
-print(diagnose(loss, {"w": w}).loss[1])  # before backward: it reads the saved tensors
+print(diagnose(loss, {"w": w}))  # before backward: it reads the saved tensors
 with expect_error(RuntimeError):
     loss.backward()
 
@@ -201,7 +201,8 @@ print("w.grad:", fmt(w.grad), "| 2·σ'·x:", fmt(2 * s * (1 - s) * x))
 # <a id="c4" name="c4"></a>
 # ## 4. "a leaf Variable that requires grad is being used in an in-place operation."
 #
-# Broken: a hand-written SGD step. Updating a leaf in place would be recorded in the graph:
+# Broken: a hand-written SGD step; autograd refuses to record an in-place change of a leaf that
+# requires grad:
 
 # %%
 w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
@@ -211,8 +212,7 @@ with expect_error(RuntimeError):
 
 # %% [markdown]
 # The tempting way round it, `w = w - 0.1 * w.grad`, runs, but rebinds `w` to a **non-leaf**
-# (`SubBackward0`): the next backward fills the old leaf's `.grad`, not the new `w`'s, and every step
-# chains the graph longer:
+# (`SubBackward0`): the next backward fills the old leaf's `.grad`, not the new `w`'s:
 
 # %%
 w_next = w - 0.1 * w.grad
@@ -221,7 +221,7 @@ print(diagnose((w_next * x).pow(2).sum(), {"w_next": w_next}))
 
 # %% [markdown]
 # **Fix.** Update in place, with autograd not recording, then clear the gradient (what
-# `torch.optim.SGD` does):
+# `torch.optim.SGD`'s `step()` and `zero_grad()` do):
 
 # %%
 with torch.no_grad():
@@ -304,9 +304,18 @@ for settings in ({}, {"weight_decay": 0.1}, {"momentum": 0.9}):
     print(f"{str(settings):22}", masked_run(**settings))
 
 # %% [markdown]
-# **Fix.** Put the masked entries back after each step (`with torch.no_grad(): p[~mask] = kept`), or
-# keep them out of the parameter: `torch.where(mask, p, frozen_values)` with the frozen values a buffer.
-# Adam behaves like momentum here (its running averages keep stepping).
+# **Fix.** Keep the frozen entries out of what the model uses: `torch.where(mask, p, kept)`, with
+# `kept` a plain tensor (a buffer). `p`'s own masked entry still drifts; nothing reads it:
+
+# %%
+kept, mask = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([False, True, True])
+p = nn.Parameter(kept.clone())
+opt = torch.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.1)
+for step in range(4):
+    opt.zero_grad()
+    (torch.where(mask, p, kept) * x).sum().backward()
+    opt.step()
+print(f"entry 0 as used: {torch.where(mask, p, kept)[0].item():.4f} | p[0]: {p[0].item():.4f}")
 
 # %% [markdown]
 # <a id="c6" name="c6"></a>
@@ -322,14 +331,13 @@ batches = torch.randn(3, 1, 3)
 h = rnn(batches[0], h)
 h.pow(2).sum().backward()  # batch 0: trains, frees its graph
 h = rnn(batches[1], h)  # batch 1 builds on batch 0's h
-print(diagnose(h.pow(2).sum(), {"weight_ih": rnn.weight_ih}).loss[1])
+print(diagnose(h.pow(2).sum(), {"weight_ih": rnn.weight_ih}))
 with expect_error(RuntimeError, contains="Trying to backward through the graph a second time"):
     h.pow(2).sum().backward()
 
 # %% [markdown]
 # **Fix.** Truncated backpropagation through time: keep the values, cut the graph, `h = h.detach()`
-# at each batch boundary (`retain_graph=True` instead would backpropagate into every earlier batch,
-# with ever growing cost). Lesson [03](03_retain_graph.ipynb) measures it:
+# at each batch boundary (lesson [03](03_retain_graph.ipynb) has more on it):
 
 # %%
 h = torch.zeros(1, 4)
@@ -472,17 +480,23 @@ torch.manual_seed(0)
 ddp = DDP(Twice(reentrant=True), find_unused_parameters=True)
 with expect_error(RuntimeError, contains="Expected to mark a variable ready only once"):
     ddp(inp).sum().backward()
-ddp = DDP(Twice(reentrant=False), find_unused_parameters=True)
-ddp(inp).sum().backward()
-print("use_reentrant=False: backward ran; weight.grad norm",
-      fmt(ddp.module.lin.weight.grad.norm(), 4))
+fixes = ((False, dict(find_unused_parameters=True)), (True, dict(static_graph=True)))
+for reentrant, setting in fixes:
+    torch.manual_seed(0)  # the same initial weights as the broken model
+    fixed = DDP(Twice(reentrant), **setting)
+    fixed(inp).sum().backward()
+    print("backward ran; weight.grad norm", fmt(fixed.module.lin.weight.grad.norm(), 4))
+out = DDP(nn.Linear(3, 1))(inp)
+out.sum().backward(retain_graph=True)
+(2 * out).sum().backward()
+print("two backward() after one forward: no error")
 
 # %% [markdown]
 # **Cause.** A parameter's gradient arrived twice in one backward: reentrant checkpointing re-runs
 # the forward inside backward (the error's full text lists this and parameters shared across
-# passes). **Fix.** `use_reentrant=False` (shown), or `static_graph=True` when the graph never
-# changes. Two `backward()` calls per forward raise nothing here, yet the second is not all-reduced:
-# see lesson [08](08_at_scale.ipynb).
+# passes). **Fix.** `use_reentrant=False`, or `static_graph=True` when the graph never changes (both
+# shown: the same gradient norm). Two `backward()` calls per forward raise nothing, yet the second is not
+# all-reduced: see lesson [08](08_at_scale.ipynb).
 #
 # <a id="c11" name="c11"></a>
 # ## 11. A GAN under DDP: "Expected to have finished reduction in the prior iteration before starting a new one"
@@ -504,10 +518,15 @@ gan, real, z = DDP(GAN()), torch.randn(4, 3), torch.randn(4, 2)
 gan(real).mean().backward()
 with expect_error(RuntimeError, contains="finished reduction in the prior iteration"):
     gan(real).mean().backward()  # the next iteration
+gan = DDP(GAN(), find_unused_parameters=True)
+for step in range(2):
+    gan(real).mean().backward()
+print("find_unused_parameters=True: two iterations ran")
 
 # %% [markdown]
 # **Fix.** Wrap each network in its own DDP; in `D`'s step detach the fake batch (so `G` gets nothing
-# and expects nothing); `find_unused_parameters=True` also works, at the cost of a graph walk per step:
+# and expects nothing). `find_unused_parameters=True` (above) also works, at the cost of a graph walk
+# per step:
 
 # %%
 G, D = DDP(nn.Linear(2, 3)), DDP(nn.Linear(3, 1))
