@@ -78,12 +78,13 @@ class Diagnosis:
 
     loss: tuple[str, ...]
     findings: tuple[Finding, ...] = field(default_factory=tuple)
+    #: ``loss.backward()`` would raise (no graph, freed or modified saved tensors, not a scalar).
+    backward_fails: bool = False
 
     @property
     def ok(self) -> bool:
-        """True when every expected tensor gets a gradient and the loss's graph is usable."""
-        return all(f.gets_grad for f in self.findings) and not any(
-            line.startswith(("backward() would fail", "no graph")) for line in self.loss)
+        """True when ``backward()`` would run and every expected tensor would get a gradient."""
+        return not self.backward_fails and all(f.gets_grad for f in self.findings)
 
     def __str__(self) -> str:
         head = textwrap.fill("loss: " + self.loss[0], WIDTH, subsequent_indent="    ")
@@ -206,7 +207,7 @@ def diagnose(loss: Any, expected: Any = ()) -> Diagnosis:
     named = _named(expected)
     if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
         lines = _no_graph(loss, named)
-        return Diagnosis(lines, tuple(Finding(n, False, ("the loss has no graph",)) for n, _ in named))
+        return Diagnosis(lines, tuple(Finding(n, False, ("the loss has no graph",)) for n, _ in named), True)
     if loss.grad_fn is None:  # a leaf that requires grad: backward() only fills loss.grad
         graph = _Graph([], [loss], [], [])
         lines = ["it is a leaf (requires_grad=True, no grad_fn): it was made from values, not from your "
@@ -216,8 +217,9 @@ def diagnose(loss: Any, expected: Any = ()) -> Diagnosis:
         lines = [f"a graph of {_count(len(graph.nodes), 'node')} and {_count(len(graph.leaves), 'leaf')}, "
                  f"from {loss.grad_fn.name()}"]
         if loss.numel() != 1:
-            lines.append(f"backward() would fail: it has {loss.numel()} elements, so backward() needs a gradient argument "
-                         "(\"grad can be implicitly created only for scalar outputs\"); reduce it first")
+            lines.append(f"backward() would fail: it has {loss.numel()} elements, so backward() needs a "
+                         "gradient argument (\"grad can be implicitly created only for scalar outputs\"); "
+                         "reduce it first")
         if graph.freed:
             lines.append(f"backward() would fail: {len(graph.freed)} node(s) already freed by an earlier "
                          f"backward (first: {graph.freed[0]}): \"Trying to backward through the graph a "
@@ -229,10 +231,11 @@ def diagnose(loss: Any, expected: Any = ()) -> Diagnosis:
     nodes = {id(n) for n in graph.nodes}
     names = {id(t): n for n, t in named}
     findings = [_finding(name, t, graph, nodes, names) for name, t in named]
-    if graph.freed or graph.modified:  # nothing gets a gradient from a backward that fails
+    fails = bool(graph.freed or graph.modified) or loss.numel() != 1
+    if fails:  # nothing gets a gradient from a backward that fails
         findings = [Finding(f.name, False, ("backward() fails first (see the loss)", *f.reasons[1:]))
                     if f.gets_grad else f for f in findings]
-    return Diagnosis(tuple(lines), tuple(findings))
+    return Diagnosis(tuple(lines), tuple(findings), fails)
 
 
 def _count(n: int, word: str) -> str:

@@ -26,7 +26,7 @@
 # - `diagnose(loss, tensors)` (`helpers/diagnose.py`): why each tensor gets no `.grad`, without
 #   running `backward()` or changing anything.
 #
-# Time: 2–5 minutes per case. Uses lessons
+# Time: 2–5 minutes per case; all on the CPU (tiny tensors). Uses lessons
 # [01](01_autograd_graph.ipynb)–[05](05_register_hook.ipynb).
 #
 # ## Index: symptom → case
@@ -656,7 +656,7 @@ print("w.grad:", fmt(w.grad))
 # |---|---|---|
 # | no `grad_fn`, `.grad` None | `diagnose(loss, model)` | grad mode on, tensors not numbers; make, then `requires_grad_()` |
 # | in place | `diagnose`, anomaly mode | out of place, `clone()`; leaves under `no_grad()` |
-# | freezing | `requires_grad`, `param_groups` | rebuild the optimizer, `bn.eval()`, restore masked entries |
+# | freezing | `requires_grad`, `param_groups` | rebuild the optimizer, `bn.eval()`, `torch.where` for masked entries |
 # | loops | `diagnose` (freed nodes) | `h.detach()`; loss / k |
 # | hooks | `t.requires_grad` | grad on, `register_full_backward_hook` |
 # | DDP, checkpoint, compile | the message | `use_reentrant=False`, one DDP per network, penalty uncompiled |
