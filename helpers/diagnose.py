@@ -25,6 +25,8 @@ It never changes a gradient, a hook, a version counter or the graph: it reads ``
 attributes, which raise PyTorch's own error when a saved tensor was freed or modified; reading them
 runs a saved-tensor *unpack* hook if one was registered with ``torch.autograd.graph.saved_tensors_hooks``).
 Hooks on intermediate tensors that you do not pass are invisible from the graph and not reported.
+A freed node is seen only if it saved tensors: a node that saved none (``AddBackward0``) keeps
+nothing to free, and a second backward through it works, so reporting nothing there is right.
 """
 
 from __future__ import annotations

@@ -174,10 +174,9 @@ with expect_error(RuntimeError):
 
 # %% [markdown]
 # **Find the cause.** `diagnose` (above) named the node whose saved tensor changed. To find the forward
-# line in a large model, use anomaly mode:
-# rerun the step inside `torch.autograd.set_detect_anomaly(True)`; the error then comes with a warning
-# "Error detected in …Backward0" and the traceback of the forward call that made that node (slow:
-# debugging only).
+# line in a large model, rerun the step inside `torch.autograd.set_detect_anomaly(True)`: the error
+# then comes with a warning "Error detected in …Backward0" and the traceback of the forward call that
+# made that node (slow: debugging only).
 
 # %%
 with show_warnings(), torch.autograd.set_detect_anomaly(True):

@@ -211,3 +211,13 @@ def test_walk_graph_sees_shared_nodes_once():
     graph = walk_graph((h + h).sum())
     assert [n.name() for n in graph.nodes].count("MulBackward0") == 1
     assert len(graph.leaves) == 1 and graph.leaves[0] is w
+
+
+def test_a_graph_without_saved_tensors_is_not_reported_freed_and_really_works_twice():
+    w, b, x = leaves()
+    h = w + b
+    h.sum().backward()
+    d = diagnose((h + 1).sum(), {"w": w})
+    assert "freed" not in str(d) and not d.backward_fails
+    (h + 1).sum().backward()  # a second backward through AddBackward0: nothing was saved, nothing freed
+    assert torch.equal(w.grad, torch.full((3,), 2.0))
