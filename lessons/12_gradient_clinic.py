@@ -19,7 +19,7 @@
 #
 # A **reference** notebook (a how-to guide) for when a gradient is missing or wrong, or `backward()`
 # fails. Find your symptom in the index; each case: the broken code, what PyTorch prints, how to find
-# the cause, the fix, a cell showing it works.
+# the cause, the fix, a cell showing it works. Run the first two code cells, then any case alone.
 #
 # **You will learn**
 # - to read the common autograd errors and find their cause;
@@ -72,12 +72,17 @@ else:
 
 # %%
 import textwrap
+from datetime import timedelta
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.checkpoint import checkpoint
 
 from helpers import check, expect_error, fmt, seed_everything
 from helpers.diagnose import diagnose, show_warnings
+from helpers.distributed import free_port, loopback_interface
 
 seed_everything(0)
 x = torch.tensor([1.0, -2.0, 3.0])  # an input; the cases below make their own parameters
@@ -124,8 +129,8 @@ for cause, bad in causes.items():
           sep="\n")
 
 # %% [markdown]
-# **Fix.** Compute the loss with grad mode on, from tensors (not `.item()`/NumPy values), with at least one
-# parameter requiring grad, through differentiable ops (a loss on logits, not on `argmax`):
+# **Fix.** Grad mode on; tensors, not `.item()`/NumPy values; a parameter that requires grad;
+# differentiable ops (a loss on logits, not on `argmax`):
 
 # %%
 loss = model(x).pow(2).sum()
@@ -451,15 +456,7 @@ for register in ("register_backward_hook", "register_full_backward_hook"):
 # with `find_unused_parameters=True`:
 
 # %%
-from datetime import timedelta
-
-import torch.distributed as dist
-from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.utils.checkpoint import checkpoint
-
-from helpers.distributed import free_port, loopback_interface
-
-if not dist.is_initialized():
+if not dist.is_initialized():  # cases 10 and 11 need this cell
     os.environ.setdefault("GLOO_SOCKET_IFNAME", loopback_interface() or "lo")
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0,
                             world_size=1, timeout=timedelta(seconds=60))
@@ -476,6 +473,7 @@ class Twice(nn.Module):  # one layer applied twice, each time checkpointed; one 
 
 # %%
 torch.manual_seed(0)
+inp = torch.randn(4, 3, requires_grad=True)
 ddp = DDP(Twice(reentrant=True), find_unused_parameters=True)
 with expect_error(RuntimeError, contains="Expected to mark a variable ready only once"):
     ddp(inp).sum().backward()
@@ -500,7 +498,7 @@ print("two backward() after one forward: no error")
 # <a id="c11" name="c11"></a>
 # ## 11. A GAN under DDP: "Expected to have finished reduction in the prior iteration before starting a new one"
 #
-# Broken: generator and discriminator in **one** DDP module; the discriminator step uses only `D`, so
+# (Run case 10's first cell first.) Broken: generator and discriminator in **one** DDP module; the discriminator step uses only `D`, so
 # `G`'s parameters get no gradient and the reducer waits for them:
 
 # %%
@@ -577,8 +575,9 @@ def penalty(net):
     return (g.norm(dim=1) - 1).pow(2).mean()
 
 
+pen = penalty(compiled)  # the first-order gradient: no error
 with expect_error(RuntimeError):
-    penalty(compiled).backward()
+    pen.backward()
 
 # %% [markdown]
 # **Fix.** Compute the penalty with the uncompiled module (same parameters; compile the rest of the
@@ -626,6 +625,7 @@ class OldDouble(torch.autograd.Function):
         return grad * 2
 
 
+w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
 with show_warnings(), expect_error(RuntimeError):
     OldDouble()(w)
 
@@ -644,7 +644,7 @@ class Double(torch.autograd.Function):
         return grad * 2
 
 
-w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+w.grad = None
 Double.apply(w).sum().backward()
 print("w.grad:", fmt(w.grad))
 
