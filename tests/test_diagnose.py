@@ -221,3 +221,30 @@ def test_a_graph_without_saved_tensors_is_not_reported_freed_and_really_works_tw
     assert "freed" not in str(d) and not d.backward_fails
     (h + 1).sum().backward()  # a second backward through AddBackward0: nothing was saved, nothing freed
     assert torch.equal(w.grad, torch.full((3,), 2.0))
+
+
+def test_show_warnings_prints_stable_lines(capsys):
+    import warnings
+
+    from helpers.diagnose import show_warnings
+
+    with show_warnings() as lines:
+        warnings.warn("first line\nsecond line (Triggered internally at /some/path.cpp:1.)")
+        warnings.warn("first line\nsecond line")  # shown again, even though it was just shown
+    assert lines == ["UserWarning: first line", "UserWarning: first line"]
+    assert capsys.readouterr().out == "UserWarning: first line\nUserWarning: first line\n"
+
+
+def test_show_warnings_names_the_forward_call_of_anomaly_mode(capsys):
+    from helpers.diagnose import show_warnings
+
+    w = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    with show_warnings() as lines, torch.autograd.set_detect_anomaly(True):
+        a = torch.sigmoid(w)
+        a.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            a.sum().backward()
+    assert lines[0].startswith("UserWarning: Error detected in SigmoidBackward0.")
+    assert lines[1] == "  forward call: a = torch.sigmoid(w)"
+    out = capsys.readouterr().out
+    assert "/" not in out.replace("Traceback of forward call", "")  # no file paths
