@@ -191,8 +191,7 @@ with show_warnings(), torch.autograd.set_detect_anomaly(True):
         a.sum().backward()
 
 # %% [markdown]
-# The node is `SigmoidBackward0` and the forward call is the `sigmoid` line: the tensor it saved
-# was changed afterwards. **Fix.** Out of place (`a = a * 2`), or modify a `clone()`:
+# The node is `SigmoidBackward0`, the forward call the `sigmoid` line: its saved output changed. **Fix.** Out of place (`a = a * 2`), or modify a `clone()`:
 
 # %%
 a = torch.sigmoid(w * x)
@@ -498,8 +497,8 @@ print("two backward() after one forward: no error")
 # <a id="c11" name="c11"></a>
 # ## 11. A GAN under DDP: "Expected to have finished reduction in the prior iteration before starting a new one"
 #
-# (Run case 10's first cell first.) Broken: generator and discriminator in **one** DDP module; the discriminator step uses only `D`, so
-# `G`'s parameters get no gradient and the reducer waits for them:
+# (Run case 10's first cell first.) Broken: generator and discriminator in **one** DDP module; the
+# discriminator step uses only `D`, so `G`'s parameters get no gradient and the reducer waits for them:
 
 # %%
 class GAN(nn.Module):
@@ -521,9 +520,9 @@ for step in range(2):
 print("find_unused_parameters=True: two iterations ran")
 
 # %% [markdown]
-# **Fix.** Wrap each network in its own DDP; in `D`'s step detach the fake batch (so `G` gets nothing
-# and expects nothing). `find_unused_parameters=True` (above) also works, at the cost of a graph walk
-# per step:
+# **Fix.** Wrap each network in its own DDP; in `D`'s step detach the fake batch (`D`'s backward then
+# leaves `G` alone; `G`'s step completes `G`'s reduction). `find_unused_parameters=True` (above) also
+# works, with a graph walk per step:
 
 # %%
 G, D = DDP(nn.Linear(2, 3)), DDP(nn.Linear(3, 1))
