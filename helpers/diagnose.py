@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Diagnosis", "Finding", "diagnose", "show_warnings", "walk_graph"]
+__all__ = ["Diagnosis", "Finding", "GraphWalk", "diagnose", "show_warnings", "walk_graph"]
 
 #: The stable phrases of PyTorch's errors when a saved tensor is read (torch 2.x).
 FREED = "already been freed"
@@ -96,7 +96,10 @@ class Diagnosis:
 
 
 @dataclass
-class _Graph:
+class GraphWalk:
+    """What :func:`walk_graph` found: the nodes (each once), the leaves their ``AccumulateGrad`` nodes
+    write to, and the names of the nodes whose saved tensors were freed or modified in place."""
+
     nodes: list[Any]
     leaves: list[torch.Tensor]
     freed: list[str]
@@ -124,7 +127,7 @@ def _probe(node: Any) -> str | None:
     return None
 
 
-def walk_graph(loss: torch.Tensor) -> _Graph:
+def walk_graph(loss: torch.Tensor) -> GraphWalk:
     """Every node reachable from ``loss.grad_fn`` (depth first, each once), the leaves their
     ``AccumulateGrad`` nodes write to, and the nodes whose saved tensors were freed or modified."""
     nodes: list[Any] = []
@@ -146,7 +149,7 @@ def walk_graph(loss: torch.Tensor) -> _Graph:
             freed.append(node.name())
         elif state == MODIFIED:
             modified.append(node.name())
-    return _Graph(nodes, leaves, freed, modified)
+    return GraphWalk(nodes, leaves, freed, modified)
 
 
 def _named(expected: Any) -> list[tuple[str, torch.Tensor]]:
@@ -211,7 +214,7 @@ def diagnose(loss: Any, expected: Any = ()) -> Diagnosis:
         lines = _no_graph(loss, named)
         return Diagnosis(lines, tuple(Finding(n, False, ("the loss has no graph",)) for n, _ in named), True)
     if loss.grad_fn is None:  # a leaf that requires grad: backward() only fills loss.grad
-        graph = _Graph([], [loss], [], [])
+        graph = GraphWalk([], [loss], [], [])
         lines = ["it is a leaf (requires_grad=True, no grad_fn): it was made from values, not from your "
                  "tensors (torch.tensor(x.item(), requires_grad=True)?); backward() fills only its own .grad"]
     else:
@@ -248,7 +251,7 @@ def _leaf_text(t: torch.Tensor, names: dict[int, str]) -> str:
     return names.get(id(t), f"an unnamed leaf of shape {_shape(t)}")
 
 
-def _finding(name: str, t: torch.Tensor, graph: _Graph, nodes: set[int],
+def _finding(name: str, t: torch.Tensor, graph: GraphWalk, nodes: set[int],
              names: dict[int, str]) -> Finding:
     reasons: list[str] = []
     hooks = len(t._backward_hooks or {})
