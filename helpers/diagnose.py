@@ -13,8 +13,9 @@ and if not, why:
   ``requires_grad`` all leave the same tensor behind;
 * the tensor does not require grad (frozen, or never asked);
 * it is not reachable from the loss (and which leaves are);
-* it is a non-leaf copy of a leaf (``.to()``/``.cuda()``/``.double()`` after ``requires_grad=True``):
-  its ``.grad`` stays None; the gradient goes to the leaf behind the ``ToCopyBackward0``;
+* it is a non-leaf copy or view of a leaf (``.to()``/``.cuda()``/``.double()``, or a view, reshape,
+  ``.t()`` or ``clone()``, after ``requires_grad=True``): its ``.grad`` stays None; the gradient goes
+  to the leaf behind the ``ToCopyBackward0`` (or view) node;
 * it is a non-leaf that does not ``retain_grad()``;
 * hooks are registered on it (they will change or observe its gradient);
 * part of the graph was already freed by an earlier backward, or a saved tensor was modified in
@@ -27,6 +28,9 @@ runs a saved-tensor *unpack* hook if one was registered with ``torch.autograd.gr
 Hooks on intermediate tensors that you do not pass are invisible from the graph and not reported.
 A freed node is seen only if it saved tensors: a node that saved none (``AddBackward0``) keeps
 nothing to free, and a second backward through it works, so reporting nothing there is right.
+"Gets .grad" means the graph reaches the tensor's ``AccumulateGrad`` node; a custom
+``autograd.Function`` whose ``backward`` returns None for an input stops the gradient at run time,
+which the graph alone does not show.
 """
 
 from __future__ import annotations
@@ -190,7 +194,8 @@ def _no_graph(loss: Any, named: list[tuple[str, torch.Tensor]]) -> tuple[str, ..
     elif named:
         lines.append("some expected tensors require grad, yet the loss has no graph: it was computed "
                      "under no_grad, or through .item()/.tolist()/NumPy, or re-wrapped with "
-                     "torch.tensor(...), or detached; the tensor alone cannot tell these apart: print "
+                     "torch.tensor(...), or detached, or from a non-differentiable op (argmax, a "
+                     "comparison) cast to float; the tensor alone cannot tell these apart: print "
                      ".requires_grad after each line of the forward")
     return tuple(lines)
 
@@ -221,14 +226,18 @@ def diagnose(loss: Any, expected: Any = ()) -> Diagnosis:
         graph = walk_graph(loss)
         lines = [f"a graph of {_count(len(graph.nodes), 'node')} and {_count(len(graph.leaves), 'leaf')}, "
                  f"from {loss.grad_fn.name()}"]
-        if loss.numel() != 1:
+        if loss.is_complex():
+            lines.append("backward() would fail: the loss is complex (\"grad can be implicitly created only "
+                         "for real scalar outputs\"); take a real part or abs() first")
+        elif loss.numel() != 1:
             lines.append(f"backward() would fail: it has {loss.numel()} elements, so backward() needs a "
                          "gradient argument (\"grad can be implicitly created only for scalar outputs\"); "
                          "reduce it first")
         if graph.freed:
             lines.append(f"backward() would fail: {len(graph.freed)} node(s) already freed by an earlier "
                          f"backward (first: {graph.freed[0]}): \"Trying to backward through the graph a "
-                         "second time\"; a tensor from an earlier iteration (detach it) or retain_graph=True")
+                         "second time\": detach a tensor carried over from an earlier iteration; to backward "
+                         "through the same graph twice on purpose, pass retain_graph=True to the first")
         if graph.modified:
             lines.append(f"backward() would fail: a tensor saved by {graph.modified[0]} was modified in "
                          "place: \"one of the variables needed for gradient computation has been modified "
@@ -236,7 +245,7 @@ def diagnose(loss: Any, expected: Any = ()) -> Diagnosis:
     nodes = {id(n) for n in graph.nodes}
     names = {id(t): n for n, t in named}
     findings = [_finding(name, t, graph, nodes, names) for name, t in named]
-    fails = bool(graph.freed or graph.modified) or loss.numel() != 1
+    fails = bool(graph.freed or graph.modified) or loss.numel() != 1 or loss.is_complex()
     if fails:  # nothing gets a gradient from a backward that fails
         findings = [Finding(f.name, False, ("backward() fails first (see the loss)", *f.reasons[1:]))
                     if f.gets_grad else f for f in findings]
@@ -281,10 +290,14 @@ def _finding(name: str, t: torch.Tensor, graph: GraphWalk, nodes: set[int],
         source = source.next_functions[0][0]
     if chain and source is not None and hasattr(source, "variable"):
         leaf = source.variable
-        reasons.insert(0, f"a non-leaf copy of a leaf ({' <- '.join(chain)} <- "
-                          f"{_leaf_text(leaf, names)}): .to()/.cuda()/.double() after requires_grad=True; "
-                          "the gradient goes to that leaf. Fix: move or convert first, then "
-                          "requires_grad_(), or use nn.Parameter after the move")
+        if "ToCopyBackward0" in chain:
+            what, made = "copy", ".to()/.cuda()/.double() after requires_grad=True"
+        else:
+            what, made = "view or copy", "a view, reshape, .t() or clone() after requires_grad=True"
+        reasons.insert(0, f"a non-leaf {what} of a leaf ({' <- '.join(chain)} <- "
+                          f"{_leaf_text(leaf, names)}): {made}; "
+                          "the gradient goes to that leaf. Fix: make the tensor as it is used first, then "
+                          "requires_grad_() (or nn.Parameter after a move)")
     if not reachable:
         return Finding(name, False, ("not reachable from the loss (its grad_fn is not on the graph)",
                                      *reasons))
@@ -304,12 +317,18 @@ def show_warnings() -> Iterator[list[str]]:
     Each warning becomes ``Category: first line of its message`` (PyTorch's "(Triggered internally
     at …)" tail dropped). A message that carries a traceback (anomaly mode's "Traceback of forward
     call that caused the error") adds one line, ``forward call: <the last line of code>``, without
-    file names or line numbers. Every warning is shown, even one already shown before; the lines are
-    also yielded as a list."""
+    file names or line numbers. Every warning is shown, even one already shown before, and also when
+    the block raises; the lines are also yielded as a list."""
     lines: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield lines
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield lines
+    finally:  # also when the block raises: its warnings are shown before the error
+        _show(caught, lines)
+
+
+def _show(caught: list[warnings.WarningMessage], lines: list[str]) -> None:
     for w in caught:
         text = str(w.message)
         first = re.split(r"\s*\(Triggered internally at", text.split("\n")[0])[0].strip()

@@ -18,8 +18,8 @@
 # # 12 · The gradient clinic: errors and silent zeros, diagnosed and fixed
 #
 # A **reference** notebook (a how-to guide) for when a gradient is missing or wrong, or `backward()`
-# fails. Find your symptom in the index; each case: the broken code, what PyTorch prints, how to find
-# the cause, the fix, a cell showing it works. Run the first two code cells, then any case alone.
+# fails. Find your symptom in the index; each case: broken code, PyTorch's message, how to find the
+# cause, the fix, shown working. Run the first two code cells, then any case alone.
 #
 # **You will learn**
 # - to read the common autograd errors and find their cause;
@@ -35,7 +35,7 @@
 # |---|---|
 # | `element 0 of tensors does not require grad and does not have a grad_fn` | [1](#c1) |
 # | `.grad` is `None`: "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed" | [2](#c2), [01](01_autograd_graph.ipynb) |
-# | `… modified by an inplace operation: … is at version 2; expected version 0 instead` | [3](#c3) |
+# | `… modified by an inplace operation: … is at version 1; expected version 0 instead` | [3](#c3) |
 # | `a leaf Variable that requires grad is being used in an in-place operation` | [4](#c4) |
 # | a frozen layer still changes, or an unfrozen one does not train | [5](#c5) |
 # | `Trying to backward through the graph a second time` in an RNN loop | [6](#c6), [03](03_retain_graph.ipynb) |
@@ -108,7 +108,7 @@ with expect_error(RuntimeError):
 print(diagnose(loss, model))
 
 # %% [markdown]
-# The usual causes, made on purpose, and what `diagnose` says of each: an inference tensor, frozen
+# The usual causes, and what `diagnose` says of each: an inference tensor, frozen
 # parameters and an integer loss can be told apart; the rest only by printing `.requires_grad`
 # along the forward:
 
@@ -194,6 +194,7 @@ with show_warnings(), torch.autograd.set_detect_anomaly(True):
 # The node is `SigmoidBackward0`, the forward call the `sigmoid` line: its saved output changed. **Fix.** Out of place (`a = a * 2`), or modify a `clone()`:
 
 # %%
+w.grad = None
 a = torch.sigmoid(w * x)
 a = a * 2
 a.sum().backward()
@@ -255,8 +256,7 @@ print("body changed:", not torch.equal(body.weight, before),
       "| body.weight.grad norm after 3 steps:", fmt(body.weight.grad.norm(), 3))
 
 # %% [markdown]
-# The body's gradient was computed at every step and accumulated (`opt.zero_grad()` clears only the
-# optimizer's parameters), and never used. **Fix.** Freeze with `requires_grad_(False)`;
+# Accumulated, never used. **Fix.** Freeze with `requires_grad_(False)`;
 # on unfreezing, add the parameters (`opt.add_param_group({"params": body.parameters()})`) or rebuild
 # the optimizer:
 
@@ -269,19 +269,20 @@ opt.step()
 print("body changed:", not torch.equal(body.weight, before))
 
 # %% [markdown]
-# **5b. A "frozen" BatchNorm keeps changing.** `requires_grad_(False)` stops gradients, not the
-# running statistics: in training mode every forward updates them. **Fix.** `bn.eval()` (and again
+# **5b. A "frozen" BatchNorm keeps changing.** `requires_grad_(False)` and `torch.no_grad()` stop
+# gradients, not the running statistics: in training mode every forward updates them. **Fix.** `bn.eval()` (and again
 # after each `model.train()`, which sets it back):
 
 # %%
 bn = nn.BatchNorm1d(3).requires_grad_(False)
 batch = torch.randn(8, 3) + 5
-bn(batch)
-print("train mode, frozen: running_mean =", fmt(bn.running_mean, 3), "(it started at 0)")
+with torch.no_grad():
+    bn(batch)
+print("train mode, frozen, no_grad: running_mean =", fmt(bn.running_mean, 3), "(it started at 0)")
 bn.reset_running_stats()
 bn.eval()
 bn(batch)
-print("eval mode:          running_mean =", fmt(bn.running_mean, 3))
+print("eval mode:                   running_mean =", fmt(bn.running_mean, 3))
 
 # %% [markdown]
 # **5c. Freezing part of a tensor with a mask.** A hook that zeroes the masked entries' gradient
@@ -340,7 +341,7 @@ with expect_error(RuntimeError, contains="Trying to backward through the graph a
 
 # %% [markdown]
 # **Fix.** Truncated backpropagation through time: keep the values, cut the graph, `h = h.detach()`
-# at each batch boundary (lesson [03](03_retain_graph.ipynb) has more on it):
+# at each batch boundary (more in lesson [03](03_retain_graph.ipynb)):
 
 # %%
 h = torch.zeros(1, 4)
@@ -384,7 +385,7 @@ for micro in data.chunk(k):
 print(f"with BatchNorm: max |Δ| vs full batch = {(bn_net[0].weight.grad - full).abs().max():.3f}")
 
 # %% [markdown]
-# **Fix** for BatchNorm: larger micro-batches, or a norm that does not mix samples (`GroupNorm`,
+# **Fix** for BatchNorm: larger micro-batches (closer, not equal), or a norm that does not mix samples (`GroupNorm`,
 # `LayerNorm`).
 #
 # <a id="c8" name="c8"></a>
@@ -421,8 +422,7 @@ print("hook saw d(score)/d(act) =", fmt(seen[0]), "| classifier row 1:", fmt(cla
 # ## 9. "Using a non-full backward hook when the forward contains multiple autograd Nodes is deprecated"
 #
 # Broken: `register_backward_hook` (deprecated) hooks only the *last* node of the module's forward; its
-# `grad_input` is that node's, not the module's inputs'. `register_full_backward_hook` gives the gradient
-# with respect to the module's inputs:
+# `grad_input` is that node's, not the module's inputs':
 
 # %%
 class Block(nn.Module):
@@ -451,8 +451,8 @@ for register in ("register_backward_hook", "register_full_backward_hook"):
 # ## 10. DDP: "Expected to mark a variable ready only once"
 #
 # Cases 10–11 run DDP in a process group of **one** process (gloo, `127.0.0.1`, a free port, a
-# 60 s timeout): each process's reducer raises these errors itself. Broken: reentrant checkpointing
-# with `find_unused_parameters=True`:
+# 60 s timeout): each process's reducer raises these errors itself, as with more processes. Broken:
+# reentrant checkpointing with `find_unused_parameters=True`:
 
 # %%
 if not dist.is_initialized():  # cases 10 and 11 need this cell
@@ -461,38 +461,46 @@ if not dist.is_initialized():  # cases 10 and 11 need this cell
                             world_size=1, timeout=timedelta(seconds=60))
 
 # %%
-class Twice(nn.Module):  # one layer applied twice, each time checkpointed; one layer unused
-    def __init__(self, reentrant):
+class Checkpointed(nn.Module):  # one layer applied `times` times, each checkpointed; one unused
+    def __init__(self, reentrant, times=2):
         super().__init__()
-        self.lin, self.unused, self.reentrant = nn.Linear(3, 3), nn.Linear(3, 3), reentrant
+        self.lin, self.unused = nn.Linear(3, 3), nn.Linear(3, 3)
+        self.reentrant, self.times = reentrant, times
 
     def forward(self, inp):
-        once = checkpoint(self.lin, inp, use_reentrant=self.reentrant)
-        return checkpoint(self.lin, once, use_reentrant=self.reentrant)
+        for _ in range(self.times):
+            inp = checkpoint(self.lin, inp, use_reentrant=self.reentrant)
+        return inp
 
 # %%
 torch.manual_seed(0)
 inp = torch.randn(4, 3, requires_grad=True)
-ddp = DDP(Twice(reentrant=True), find_unused_parameters=True)
-with expect_error(RuntimeError, contains="Expected to mark a variable ready only once"):
-    ddp(inp).sum().backward()
+for times in (2, 1):
+    print(f"{times} reentrant checkpoint(s), find_unused_parameters=True:")
+    ddp = DDP(Checkpointed(reentrant=True, times=times), find_unused_parameters=True)
+    with expect_error(RuntimeError, contains="Expected to mark a variable ready only once"):
+        ddp(inp).sum().backward()
 fixes = ((False, dict(find_unused_parameters=True)), (True, dict(static_graph=True)))
 for reentrant, setting in fixes:
-    torch.manual_seed(0)  # the same initial weights as the broken model
-    fixed = DDP(Twice(reentrant), **setting)
+    torch.manual_seed(0)  # the same initial weights for both fixes
+    fixed = DDP(Checkpointed(reentrant), **setting)
     fixed(inp).sum().backward()
     print("backward ran; weight.grad norm", fmt(fixed.module.lin.weight.grad.norm(), 4))
+
+# %%
 out = DDP(nn.Linear(3, 1))(inp)
 out.sum().backward(retain_graph=True)
 (2 * out).sum().backward()
 print("two backward() after one forward: no error")
 
 # %% [markdown]
-# **Cause.** A parameter's gradient arrived twice in one backward: reentrant checkpointing re-runs
-# the forward inside backward (the error's full text lists this and parameters shared across
-# passes). **Fix.** `use_reentrant=False`, or `static_graph=True` when the graph never changes (both
-# shown: the same gradient norm). Two `backward()` calls per forward raise nothing, yet the second is not
-# all-reduced: see lesson [08](08_at_scale.ipynb).
+# **Cause.** DDP marks each parameter ready once per backward. A reentrant checkpoint runs its forward
+# under `no_grad`, so `find_unused_parameters=True` takes its parameters for unused and marks them
+# itself; their gradients then mark them again (one checkpoint is enough). (The error's text also names
+# parameters reused across reentrant checkpoints.) **Fix.** `use_reentrant=False`, or
+# `static_graph=True` when the graph never changes (both shown: the same gradient norm; one process
+# cannot show the averaging). Two `backward()` calls per forward (`retain_graph=True` on the first)
+# raise nothing, yet the second is not all-reduced: see lesson [08](08_at_scale.ipynb).
 #
 # <a id="c11" name="c11"></a>
 # ## 11. A GAN under DDP: "Expected to have finished reduction in the prior iteration before starting a new one"

@@ -35,7 +35,7 @@ def test_no_grad():
     d = diagnose(loss, {"w": w})
     assert not d.ok
     assert "element 0 of tensors does not require grad" in flat(d)
-    assert "cannot tell these apart" in str(d)
+    assert "cannot tell these apart" in flat(d)
     assert "inference" not in str(d)
 
 
@@ -58,7 +58,7 @@ def test_item_and_numpy_and_rewrap():
     w, b, x = leaves()
     assert "Python float, not a tensor" in str(diagnose((w * x).sum().item(), {"w": w}))
     numpy_loss = torch.from_numpy((w * x).detach().numpy()).sum()
-    assert "cannot tell these apart" in str(diagnose(numpy_loss, {"w": w}))
+    assert "cannot tell these apart" in flat(diagnose(numpy_loss, {"w": w}))
     rewrapped = torch.tensor((w * x).sum().item(), requires_grad=True)
     text = str(diagnose(rewrapped, {"w": w}))
     assert "it is a leaf" in text and "w: NO .grad" in text and "not reachable" in text
@@ -76,6 +76,28 @@ def test_non_differentiable_ops():
     w, b, x = leaves()
     text = str(diagnose((w > 0).sum(), {"w": w}))
     assert "dtype is int64" in text and "non-differentiable" in text
+
+
+def test_non_differentiable_op_cast_to_float_is_named():
+    w, b, x = leaves()
+    loss = ((w * x) > 0).float().sum()
+    assert "a non-differentiable op (argmax, a comparison) cast to float" in flat(diagnose(loss, {"w": w}))
+
+
+def test_a_view_is_not_called_a_to_copy():
+    m = torch.randn(2, 3).requires_grad_().t()
+    text = flat(diagnose((m * 2).sum(), {"m": m}))
+    assert "a non-leaf view or copy of a leaf (TBackward0 <- an unnamed leaf of shape (2, 3))" in text
+    assert ".to()" not in text and "m: NO .grad" in text
+
+
+def test_complex_loss_fails():
+    w, b, x = leaves()
+    d = diagnose((w * (1 + 1j)).sum(), {"w": w})
+    assert d.backward_fails and "w: NO .grad" in str(d)
+    assert "grad can be implicitly created only for real scalar outputs" in flat(d)
+    with pytest.raises(RuntimeError, match="only for real scalar outputs"):
+        (w * (1 + 1j)).sum().backward()
 
 
 def test_does_not_require_grad():
@@ -233,6 +255,17 @@ def test_show_warnings_prints_stable_lines(capsys):
         warnings.warn("first line\nsecond line")  # shown again, even though it was just shown
     assert lines == ["UserWarning: first line", "UserWarning: first line"]
     assert capsys.readouterr().out == "UserWarning: first line\nUserWarning: first line\n"
+
+
+def test_show_warnings_prints_even_when_the_block_raises(capsys):
+    import warnings
+
+    from helpers.diagnose import show_warnings
+    with pytest.raises(ValueError):
+        with show_warnings():
+            warnings.warn("first")
+            raise ValueError("boom")
+    assert capsys.readouterr().out == "UserWarning: first\n"
 
 
 def test_show_warnings_names_the_forward_call_of_anomaly_mode(capsys):

@@ -11,7 +11,7 @@ from helpers.exercises import check, solution_function
 # --- 12.1 -------------------------------------------------------------------------------------------
 
 RIGHT_12_1 = ["non-leaf copy", "Non-leaf copy", "copy", "not a leaf", " nonleaf ", "'ToCopyBackward0'",
-              ".cuda()"]
+              ".cuda()", "w is not a leaf", "a non-leaf copy of the leaf", "it's a copy"]
 WRONG_12_1 = [
     ("no graph", "the loss has a graph here"),
     ("no_grad", "the loss has a graph here"),
@@ -104,7 +104,7 @@ def sgd_detach(params, lr):
 
 RIGHT_12_2 = [sgd_no_grad, sgd_sub_and_zero, sgd_data, sgd_torch_optim]
 WRONG_12_2 = [
-    (sgd_in_place_grad_on, "a leaf Variable that requires grad is being used in an in-place operation"),
+    (sgd_in_place_grad_on, "while autograd records (case 4's error): do it inside `with torch.no_grad():`"),
     (sgd_rebind, "you returned new tensors"),
     (sgd_replace_in_list, "changed the list itself"),
     (sgd_keeps_grads, "the gradients are still there"),
@@ -157,6 +157,16 @@ def acc_zero_inside(model, data, loss_fn, k):
         (loss_fn(model(micro)) / k).backward()
 
 
+def acc_divide_by_batch_size(model, data, loss_fn, k):
+    for micro in data.chunk(k):
+        (loss_fn(model(micro)) / len(data)).backward()
+
+
+def acc_ignores_k(model, data, loss_fn, k):  # the right gradient, but not k micro-batches
+    for micro in data.chunk(2):
+        (loss_fn(model(micro)) / 2).backward()
+
+
 def acc_full_batch(model, data, loss_fn, k):
     loss_fn(model(data)).backward()
 
@@ -176,6 +186,8 @@ WRONG_12_3 = [
     (acc_divide_twice, "not twice"),
     (acc_zero_inside, "zero the gradients inside the loop"),
     (acc_full_batch, "one backward on the full batch"),
+    (acc_divide_by_batch_size, "0.25× the full batch's"),
+    (acc_ignores_k, "micro-batches of sizes [6, 6]: split data into k"),
     (acc_nothing, "got no gradient"),
     (acc_raises, "accumulate raised ValueError: oops"),
     (None, "Not answered yet"),

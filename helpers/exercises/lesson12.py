@@ -17,7 +17,10 @@ from helpers.exercises.answers import as_choice, as_function, build_module, call
 
 CAUSES = {
     "non-leaf copy": ("copy", "non-leaf", "nonleaf", "not a leaf", "not leaf", "to", "cuda", ".cuda",
-                      ".to", "tocopybackward0", "tocopybackward", "non-leaf copy of a leaf"),
+                      ".to", "tocopybackward0", "tocopybackward", "non-leaf copy of a leaf",
+                      "non-leaf copy of the leaf", "a non-leaf copy", "a copy", "w is a copy",
+                      "w is not a leaf", "not the leaf", "w is not the leaf", "is not a leaf",
+                      "a non-leaf copy of the leaf", "a non-leaf copy of a leaf", "it's a copy"),
     "no graph": ("no grad_fn", "no_grad"),
     "not reachable": ("unreachable",),
     "does not require grad": ("frozen", "requires_grad=false"),
@@ -55,7 +58,13 @@ def _check_12_2(answer: Any) -> str:
     grads = [p.grad.clone() for p in params]
     lr = 0.05 + torch.rand((), generator=gen).item() / 10
     originals = list(params)
-    result = call(step, params, lr, what="sgd_step")
+    try:
+        result = call(step, params, lr, what="sgd_step")
+    except Hint as hint:
+        if "leaf Variable that requires grad" in str(hint):
+            raise Hint("the in-place update ran while autograd records (case 4's error): do it inside "
+                       "`with torch.no_grad():`.") from None
+        raise
     if any(p is not q for p, q in zip(params, originals)) or len(params) != len(originals):
         raise Hint("sgd_step changed the list itself: update each tensor in place instead.")
     if isinstance(result, (list, tuple)) and result and all(isinstance(r, torch.Tensor) for r in result) \
@@ -106,6 +115,9 @@ def _check_12_3(answer: Any) -> str:
         if calls == [len(data)]:
             raise Hint("that is one backward on the full batch: split data into k micro-batches "
                        "(data.chunk(k)).")
+        if sorted(calls) != [len(data) // k] * k:
+            raise Hint(f"with k = {k} the model saw micro-batches of sizes {calls}: split data into k "
+                       "equal micro-batches (data.chunk(k)), using the k argument.")
         if all(close(u, v) for u, v in zip(got, want)):
             continue
         if all(close(u, k * v) for u, v in zip(got, want)):
@@ -113,6 +125,12 @@ def _check_12_3(answer: Any) -> str:
         if all(close(u, v / k) for u, v in zip(got, want)):
             raise Hint(f"the gradient is 1/{k} of the full batch's: divide each loss by k once, not twice "
                        "(or sum and divide, not both).")
+        flat_got = torch.cat([u.reshape(-1) for u in got])
+        flat_want = torch.cat([v.reshape(-1) for v in want])
+        ratio = (flat_got @ flat_want / (flat_want @ flat_want)).item()
+        if close(flat_got, ratio * flat_want) and abs(ratio) > 1e-6:
+            raise Hint(f"the gradient is {ratio:.3g}× the full batch's: divide each micro-batch's mean "
+                       "loss by k, and by nothing else.")
         raise Hint("the gradient differs from the full batch's (did you zero the gradients inside the "
                    "loop, so that only the last micro-batch counts?).")
     return "loss / k on each of k equal micro-batches: .grad is the full batch's gradient."
