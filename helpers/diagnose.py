@@ -21,10 +21,13 @@ and if not, why:
 * part of the graph was already freed by an earlier backward, or a saved tensor was modified in
   place: ``backward()`` would fail, and the report says with which error.
 
-It never changes a gradient, a hook, a version counter or the graph: it reads ``grad_fn``,
+It never changes a gradient, a hook, a version counter, a buffer or the graph: it reads ``grad_fn``,
 ``next_functions``, ``AccumulateGrad.variable`` and the nodes' saved tensors (the ``_saved_*``
-attributes, which raise PyTorch's own error when a saved tensor was freed or modified; reading them
-runs a saved-tensor *unpack* hook if one was registered with ``torch.autograd.graph.saved_tensors_hooks``).
+attributes, which raise PyTorch's own error when a saved tensor was freed or modified). A saved
+tensor behind a saved-tensor hook (``torch.autograd.graph.saved_tensors_hooks``, ``save_on_cpu``,
+non-reentrant checkpointing) is not read, because reading it runs the *unpack* hook — a checkpoint
+would recompute its forward and update BatchNorm's running statistics; the report counts those
+nodes, and an in-place change there goes undetected (a freed one is still seen: freeing drops the hook).
 Hooks on intermediate tensors that you do not pass are invisible from the graph and not reported.
 A freed node is seen only if it saved tensors: a node that saved none (``AddBackward0``) keeps
 nothing to free, and a second backward through it works, so reporting nothing there is right.
@@ -108,18 +111,40 @@ class GraphWalk:
     leaves: list[torch.Tensor]
     freed: list[str]
     modified: list[str]
+    #: Nodes whose saved tensors sit behind saved-tensor hooks: not read (reading would run the hook).
+    hooked: list[str] = field(default_factory=list)
 
 
 def _shape(t: torch.Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"
 
 
+HOOKED = "behind saved-tensor hooks"
+
+
+def _hooked(node: Any, name: str) -> bool:
+    """Whether the saved tensor(s) ``name`` carry an unpack hook (read through ``_raw_saved_*``,
+    which does not unpack). A freed saved tensor has dropped its hook."""
+    raw = "_raw" + name if name.startswith("_saved_") else "_raw_saved_tensors"
+    try:
+        value = getattr(node, raw)
+    except (AttributeError, RuntimeError):
+        return False
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return any(getattr(v, "unpack_hook", None) is not None for v in values)
+
+
 def _probe(node: Any) -> str | None:
-    """Read a node's saved tensors: None if they are fine, else FREED or MODIFIED."""
+    """Read a node's saved tensors: None if they are fine, FREED or MODIFIED if not, HOOKED if
+    some were not read because an unpack hook would run."""
     names = [a for a in dir(node) if a.startswith("_saved_")]
     if "saved_tensors" in dir(node):  # a custom autograd.Function's node is its ctx
         names.append("saved_tensors")
+    hooked = False
     for name in names:
+        if _hooked(node, name):
+            hooked = True
+            continue
         try:
             getattr(node, name)
         except RuntimeError as exc:
@@ -128,7 +153,7 @@ def _probe(node: Any) -> str | None:
                 return FREED
             if MODIFIED in text:
                 return MODIFIED
-    return None
+    return HOOKED if hooked else None
 
 
 def walk_graph(loss: torch.Tensor) -> GraphWalk:
@@ -144,7 +169,7 @@ def walk_graph(loss: torch.Tensor) -> GraphWalk:
         seen.add(id(node))
         nodes.append(node)  # keeps the Python object alive, so its id stays unique during the walk
         stack.extend(fn for fn, _ in reversed(node.next_functions))
-    leaves, freed, modified = [], [], []
+    leaves, freed, modified, hooked = [], [], [], []
     for node in nodes:
         if hasattr(node, "variable"):
             leaves.append(node.variable)
@@ -153,7 +178,9 @@ def walk_graph(loss: torch.Tensor) -> GraphWalk:
             freed.append(node.name())
         elif state == MODIFIED:
             modified.append(node.name())
-    return GraphWalk(nodes, leaves, freed, modified)
+        elif state == HOOKED:
+            hooked.append(node.name())
+    return GraphWalk(nodes, leaves, freed, modified, hooked)
 
 
 def _named(expected: Any) -> list[tuple[str, torch.Tensor]]:
@@ -238,6 +265,10 @@ def diagnose(loss: Any, expected: Any = ()) -> Diagnosis:
                          f"backward (first: {graph.freed[0]}): \"Trying to backward through the graph a "
                          "second time\": detach a tensor carried over from an earlier iteration; to backward "
                          "through the same graph twice on purpose, pass retain_graph=True to the first")
+        if graph.hooked:
+            lines.append(f"{len(graph.hooked)} node(s) keep saved tensors behind saved-tensor hooks (first: "
+                         f"{graph.hooked[0]}; e.g. non-reentrant checkpointing): not read, since reading "
+                         "runs the hook; an in-place change of them is not detected here")
         if graph.modified:
             lines.append(f"backward() would fail: a tensor saved by {graph.modified[0]} was modified in "
                          "place: \"one of the variables needed for gradient computation has been modified "

@@ -227,6 +227,25 @@ def test_changes_nothing_and_backward_still_works():
     assert torch.allclose(w.grad, w2.grad + 0.5) and torch.allclose(b.grad, b2.grad)
 
 
+def test_saved_tensor_hooks_are_not_run_and_a_checkpoint_is_not_recomputed():
+    from torch.utils.checkpoint import checkpoint
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Tanh())
+    loss = checkpoint(net, torch.randn(8, 3), use_reentrant=False).pow(2).sum()
+    stats = net[1].running_mean.clone(), net[1].num_batches_tracked.item()
+    d = diagnose(loss, net)
+    assert torch.equal(net[1].running_mean, stats[0]) and net[1].num_batches_tracked.item() == stats[1]
+    assert "behind saved-tensor hooks" in flat(d) and d.ok
+    unpacked = []
+    w, b, x = leaves()
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: unpacked.append(1) or t):
+        h = (w * x).exp()
+    assert diagnose(h.sum(), {"w": w}).ok and unpacked == []
+    h.sum().backward()
+    assert unpacked  # backward unpacked them; diagnose (above) did not
+    assert "already freed" in flat(diagnose((h * 2).sum(), {"w": w}))  # freeing dropped the hook
+
+
 def test_walk_graph_sees_shared_nodes_once():
     w, b, x = leaves()
     h = w * x
