@@ -142,8 +142,9 @@ print("weight.grad:", fmt(model.weight.grad))
 # <a id="c2" name="c2"></a>
 # ## 2. `.grad` is None: "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed"
 #
-# Broken: `.to()` (or `.cuda()`, `.double()`) *after* `requires_grad=True` returns a **copy**, a
-# non-leaf made by `ToCopyBackward0`; the gradient goes to the leaf behind it, which you no longer hold:
+# Broken: `.to()` to another dtype or device (`.cuda()`, `.double()`) *after* `requires_grad=True`
+# returns a **copy**, a non-leaf made by `ToCopyBackward0`; the gradient goes to the leaf behind it,
+# which you no longer hold:
 
 # %%
 w = torch.randn(3, requires_grad=True).to(torch.float64)  # same with .to("cuda")
