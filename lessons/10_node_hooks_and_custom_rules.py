@@ -58,6 +58,9 @@ else:
     raise RuntimeError("helpers/ not found: start Jupyter from the repository (see README)")
 
 # %%
+import warnings
+import weakref
+
 import torch
 import torch.autograd.forward_ad as fwAD
 from torch.autograd.function import once_differentiable
@@ -66,9 +69,7 @@ from torch.autograd.graph import (allow_mutation_on_saved_tensors, get_gradient_
 
 from helpers import (check, compare_gradients, expect_error, fmt, format_bytes, pick_device,
                      saved_tensor_bytes, seed_everything, show_source)
-from helpers.compare import collect_grads
-from helpers.compute_once import (METHODS, GradReverse, make_problem, reverse_grad, run_method,
-                                  two_pass)
+from helpers.compute_once import METHODS, make_problem, reverse_grad, run_method, two_pass
 from helpers.node_hooks import HookTrace, hook_on_alias, prehook_on_alias
 
 device = pick_device()
@@ -83,8 +84,9 @@ seed_everything(0)
 #   respect to the node's outputs (here `∂loss/∂h`); it may return a replacement tuple.
 # - `node.register_hook(fn)`: `fn(grad_inputs, grad_outputs)` runs *after* it; `grad_inputs` are
 #   the gradients it computed for the operation's **inputs** (here `∂loss/∂w`), and it may return
-#   replacements for those. (The names follow the forward operation: its inputs, its outputs. A
-#   docstring once had them the wrong way round, [pytorch#99165](https://github.com/pytorch/pytorch/issues/99165).)
+#   replacements for those. (The names follow the forward operation: its inputs, its outputs. Its
+#   docstring once said the return value replaces `grad_outputs`,
+#   [pytorch#99165](https://github.com/pytorch/pytorch/issues/99165).)
 
 # %%
 w = torch.tensor([1.0, -2.0], device=device, requires_grad=True)
@@ -93,23 +95,27 @@ node = h.grad_fn
 node.register_prehook(lambda grad_outputs: print("pre-hook gets ∂loss/∂h =", fmt(grad_outputs[0]))
                       or (grad_outputs[0] * 10,))
 node.register_hook(lambda grad_inputs, grad_outputs: print(
-    "post-hook gets ∂loss/∂w =", fmt(grad_inputs[0]), "and ∂loss/∂h =", fmt(grad_outputs[0])))
+    "post-hook gets ∂loss/∂w =", fmt(grad_inputs[0]), "and ∂loss/∂h =", fmt(grad_outputs[0]))
+    or (grad_inputs[0] + 1, *grad_inputs[1:]))  # one entry per input (None for the 3)
 (h * h).sum().backward()                      # ∂loss/∂h = 2h = [6, -12]
-print(node.name(), "| w.grad = 3 · 10 · 2h:", fmt(w.grad))
+print(node.name(), "| w.grad = 3 · 10 · 2h + 1:", fmt(w.grad))
 
 # %% [markdown]
-# The post-hook sees `grad_outputs` *after* the pre-hook replaced it. A tensor hook on a non-leaf
-# is stored on its node, not on the Python name: delete the name and the hook still runs, as long
-# as the graph is alive (lesson 05's "hooks that stay").
+# The post-hook sees `grad_outputs` *after* the pre-hook replaced it, and what it returns is what
+# reaches `w`. A tensor hook on a non-leaf is kept by the tensor's node (`grad_fn`), not by the
+# tensor: delete the tensor and the hook still runs, as long as the graph is alive (lesson 05's
+# "hooks that stay").
 
 # %%
 w = torch.tensor([1.0, -2.0], device=device, requires_grad=True)
 h = w * 3
 h.register_hook(lambda grad: -grad)
-loss = (h * h).sum()
-del h                                         # the name is gone; the node in loss's graph is not
+loss = (h * 2).sum()                          # nothing in loss's graph saves h
+h_alive = weakref.ref(h)
+del h
+print("the tensor h is gone:", h_alive() is None)
 loss.backward()
-print("w.grad = −(3 · 2h) =", fmt(w.grad), "(flipped: the hook ran)")
+print("w.grad = −(3 · 2) =", fmt(w.grad), "(flipped: the hook ran)")
 
 # %% [markdown]
 # ## 2. The order of the hooks
@@ -151,27 +157,29 @@ assert trace["post-accumulate on w"].received == "[33, 33]"      # .grad is fill
 print("all 7 assertions hold")
 
 # %% [markdown]
-# | step | hook | sees |
+# | step | what runs (registered with) | what it sees |
 # |---|---|---|
-# | 1 | tensor hooks on `h` (`h.register_hook`) | the gradient; `h.grad` not yet set |
-# | 2 | `retain_grad` stores `h.grad` | what the tensor hooks returned |
-# | 3 | Node pre-hooks (`h.grad_fn.register_prehook`) | the gradient, `h.grad` already set |
-# | 4 | the node runs, then its post-hooks (`register_hook`) | `grad_inputs`, `grad_outputs` |
-# | 5 | on the leaf `w`: tensor hooks, `AccumulateGrad`'s pre-hooks, `.grad` accumulated | |
-# | 6 | post-accumulate-grad hooks, then `AccumulateGrad`'s post-hooks | `w.grad` filled |
+# | 1 | tensor hooks on `h` (`h.register_hook`) | the gradient; `h.grad` still `None` |
+# | 2 | `retain_grad` stores `h.grad` (`h.retain_grad()`) | what the tensor hooks returned (×10) |
+# | 3 | Node pre-hooks (`h.grad_fn.register_prehook`) | that gradient; `h.grad` already set, without their +1 |
+# | 4 | the node `MulBackward0`, then its post-hooks (`h.grad_fn.register_hook`) | `grad_inputs` = 3 · (10 + 1) |
+# | 5 | tensor hooks on the leaf `w`, then pre-hooks of its `AccumulateGrad` | `w.grad` still `None` |
+# | 6 | `AccumulateGrad` adds into `w.grad`, then post-accumulate-grad hooks | `w.grad` filled |
+# | 7 | post-hooks of `AccumulateGrad` | no `grad_inputs` (it has no inputs) |
 #
-# Steps 1–2 and 4–6 are the order the [autograd notes](https://pytorch.org/docs/stable/notes/autograd.html#backward-hooks-execution)
-# document (since PyTorch 2.0, [pytorch#85849](https://github.com/pytorch/pytorch/pull/85849):
-# before, `retain_grad` could miss hooks registered after it). Step 3 is not: the notes list the
-# Node pre-hooks *before* `retain_grad`, but the engine (`call_tensor_pre_hooks` in
-# `torch/csrc/autograd/engine.cpp`) runs the `retain_grad` hook with the tensor hooks, and on
-# 2.13 and 2.14.1 `h.grad` misses the pre-hook's +1, as asserted above.
+# The [autograd notes](https://pytorch.org/docs/stable/notes/autograd.html#backward-hooks-execution)
+# list, per node: tensor hooks, Node pre-hooks, `retain_grad`, the node, post-accumulate-grad
+# hooks, Node post-hooks. The engine swaps the second and third: it runs the `retain_grad` hook
+# right after the tensor hooks (`call_tensor_pre_hooks` in `torch/csrc/autograd/engine.cpp`), as
+# asserted above on 2.13 and 2.14.1. What has held since PyTorch 2.0
+# ([pytorch#85849](https://github.com/pytorch/pytorch/pull/85849)): tensor hooks run before Node
+# pre-hooks, and `retain_grad` after all tensor hooks, whenever it was called (lesson 05).
 
 # %% [markdown]
 # ## 3. Hooks on several tensors, and on edges
 #
 # `register_multi_grad_hook(tensors, fn)` calls `fn` once per backward when the gradients of
-# **all** the tensors are computed (`None` for a tensor that gets none), or, with `mode="any"`
+# **all** the tensors are computed, or, with `mode="any"`
 # (PyTorch 2.3+, [pytorch#117984](https://github.com/pytorch/pytorch/pull/117984)), with the first one. It is a callback ("these gradients are ready", as FSDP uses
 # it), not a steering tool: **its return value is ignored**.
 
@@ -206,8 +214,8 @@ print(edge.node.name(), "| by name:", fmt(by_name), "| by edge:", fmt(by_edge))
 
 # %% [markdown]
 # Autograd notices that a saved tensor was changed by a **version counter** that every in-place
-# operation bumps (lesson 02). A change it cannot see, such as one through `.data` or an external
-# kernel, gives a silently wrong gradient; `increment_version(t)` declares it, and the error returns:
+# operation bumps (lesson 02). A change it cannot see, such as one through `.data` (or by code
+# outside PyTorch), gives a silently wrong gradient; `increment_version(t)` declares it, and the error returns:
 
 # %%
 a = torch.tensor([0.5, 1.0], device=device, requires_grad=True)
@@ -250,7 +258,7 @@ print("a.grad:", fmt(a.grad), "= cos(a):", fmt(a.detach().cos()))
 class MulAndMask(torch.autograd.Function):
     @staticmethod
     def forward(x, w):
-        return x * w, x * w > 0
+        return x * w, (x * w > 0).to(x.dtype)     # the mask as 0.0 / 1.0
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -331,7 +339,7 @@ class OnceReverse(torch.autograd.Function):
         return -grad
 
 # %%
-z = torch.tensor([1.5, -2.0], device=device, requires_grad=True)
+z = torch.tensor([1.5, -0.5], device=device, requires_grad=True)
 (first,) = torch.autograd.grad((reverse_grad(z) ** 3).sum(), z, create_graph=True)
 (second,) = torch.autograd.grad(first.sum(), z)
 print("first:", fmt(first), "= −3z² | second:", fmt(second), "= +6z")
@@ -365,8 +373,8 @@ print("gradgradcheck:", torch.autograd.gradgradcheck(reverse_grad, (x64,)))
 # `jvp`? The forward is the identity, so `+tangent` would be its true derivative, but then forward
 # and reverse mode would describe different maps. The consistent choice is the map `backward`
 # uses, `−scale · tangent`: then `jacfwd` and `jacrev` agree. (`forward` returns a clone here: a
-# `Function` whose forward returns a view must return a view from `jvp` too.) `generate_vmap_rule`
-# is for section 5.
+# `Function` whose forward returns a view must return a view from `jvp` too, and `−scale · tangent`
+# is none.) `generate_vmap_rule` is for section 5.
 
 # %%
 class Reverse(torch.autograd.Function):
@@ -389,16 +397,26 @@ class Reverse(torch.autograd.Function):
         return -ctx.scale * tangent
 
 # %%
-with fwAD.dual_level():
+class ViewReverse(Reverse):
+    forward = staticmethod(lambda x, scale: x.view_as(x))   # a view, as in GradReverse
+
+
+with fwAD.dual_level(), warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)  # torch 2.14 warns about its own jit use here
     dual = fwAD.make_dual(torch.tensor([1.0, 2.0], device=device),
                           torch.tensor([1.0, 0.5], device=device))      # value, tangent
     print("tangent out:", fmt(fwAD.unpack_dual(Reverse.apply(dual, 1.0)).tangent))
     with expect_error(NotImplementedError, contains="must implement the jvp function"):
-        reverse_grad(dual)
+        reverse_grad(dual)                                              # GradReverse: no jvp
+    with expect_error(RuntimeError, contains="the jvp is not returning a view"):
+        ViewReverse.apply(dual, 1.0)
+
+# %%
 jac_fwd = torch.func.jacfwd(lambda t: Reverse.apply(t, 1.0))(x64.detach())
 jac_rev = torch.func.jacrev(lambda t: Reverse.apply(t, 1.0))(x64.detach())
 minus_identity = -torch.eye(3, dtype=torch.float64, device=device)
-print("jacfwd == jacrev == −I:", torch.equal(jac_fwd, jac_rev) and torch.equal(jac_rev, minus_identity))
+print("jacfwd == jacrev == −I:",
+      torch.equal(jac_fwd, jac_rev) and torch.equal(jac_rev, minus_identity))
 print("forward AD checked, scale = −1:",
       torch.autograd.gradcheck(lambda t: Reverse.apply(t, -1.0), (x64,), check_forward_ad=True))
 
@@ -433,7 +451,7 @@ def loss(w, x, y):                            # one sample's squared error
 
 w = torch.tensor([0.5, -1.0, 2.0], device=device)
 targets = torch.tensor([3.0, -2.0, 0.5, 1.0], device=device)
-C = 1.0
+C = 3.0                                       # clips three of the four samples
 per_sample = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0, 0))(w, X, targets)
 scale = (C / per_sample.norm(dim=1, keepdim=True)).clamp(max=1.0)
 clipped_mean = (per_sample * scale).mean(dim=0)
@@ -481,7 +499,8 @@ params = list(problem.g.parameters()) + list(problem.f.parameters())
 saved = {name: saved_tensor_bytes(lambda m=m: run_method(m, problem), exclude=params)
          for name, m in methods.items()}
 for name, n_bytes in saved.items():
-    print(f"{name:18} saves {format_bytes(n_bytes):>9}   {n_bytes / saved['two-pass']:.3f} × two-pass")
+    ratio = n_bytes / saved["two-pass"]
+    print(f"{name:18} saves {format_bytes(n_bytes):>9}   {ratio:.3f} × two-pass")
 
 # %% [markdown]
 # Like the reversal, both are exact when `x` also feeds another loss `r(x)` (the flip is on the
@@ -532,7 +551,7 @@ print("the alias methods against a plain backward: max |Δ| =",
 #
 # | tool | steers | runs |
 # |---|---|---|
-# | `t.register_hook(fn)` | the gradient w.r.t. `t` (returns a replacement) | first at `t`'s node; stored on `t.grad_fn` |
+# | `t.register_hook(fn)` | the gradient w.r.t. `t` (returns a replacement) | first, when the gradient reaches `t`; on a non-leaf kept by `t.grad_fn` |
 # | `t.retain_grad()` | nothing; keeps `t.grad` | after `t`'s tensor hooks, before Node pre-hooks |
 # | `node.register_prehook(fn)` | `grad_outputs` of the node | before the node |
 # | `node.register_hook(fn)` | `grad_inputs` (to the op's inputs) | after the node |

@@ -94,3 +94,13 @@ def test_alias_flip_lost_when_f_changes_its_input_in_place(method):
     got = run_method(method, p)
     plain = run_method(lambda x, y, ff: ff(x, y).backward(), p)
     assert all(torch.equal(got[k], plain[k]) for k in got)
+
+
+def test_retain_grad_called_last_still_runs_before_node_prehooks():
+    w = torch.tensor([1.0], requires_grad=True)
+    h = w * 3
+    h.grad_fn.register_prehook(lambda go: (go[0] + 1,))
+    h.register_hook(lambda g: g * 10)
+    h.retain_grad()  # called after both registrations
+    h.sum().backward()
+    assert h.grad.item() == 10.0 and w.grad.item() == 33.0
