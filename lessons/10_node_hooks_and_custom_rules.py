@@ -179,9 +179,10 @@ print("all 7 assertions hold")
 # ## 3. Hooks on several tensors, and on edges
 #
 # `register_multi_grad_hook(tensors, fn)` calls `fn` once per backward when the gradients of
-# **all** the tensors are computed, or, with `mode="any"`
-# (PyTorch 2.3+, [pytorch#117984](https://github.com/pytorch/pytorch/pull/117984)), with the first one. It is a callback ("these gradients are ready", as FSDP uses
-# it), not a steering tool: **its return value is ignored**.
+# **all** the tensors are computed, or, with `mode="any"` (PyTorch 2.3+,
+# [pytorch#117984](https://github.com/pytorch/pytorch/pull/117984)), with the first one. It is a
+# callback ("these gradients are ready", as FSDP uses it), not a steering tool: **its return value
+# is ignored**.
 
 # %%
 a = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
@@ -196,8 +197,8 @@ handle = register_multi_grad_hook((a, b), lambda grad: print("first ready:", fmt
 handle.remove()
 
 # %% [markdown]
-# A gradient belongs to an **edge** of the graph, a node and which of its inputs, more than to
-# a tensor. After an in-place change `h.mul_(3)`, the name `h` stands for the new value (a new
+# A gradient belongs to an **edge** of the graph (a node and an output number) more than to a
+# tensor. After an in-place change `h.mul_(3)`, the name `h` stands for the new value (a new
 # `grad_fn`); `get_gradient_edge(h)`, taken before, still names the old one, and
 # `autograd.grad` accepts it as an input (PyTorch 2.2+,
 # [pytorch#110867](https://github.com/pytorch/pytorch/pull/110867)):
@@ -235,12 +236,18 @@ with expect_error(RuntimeError, contains="has been modified by an inplace operat
 # and backward uses the saved value (the forward *and* the backward must run inside the block):
 
 # %%
-a = torch.tensor([0.5, 1.0], device=device, requires_grad=True)
-with allow_mutation_on_saved_tensors():
+def sin_then_change_in_place(a):
     b = a * 1
     c = b.sin()                               # sin saves b
-    b.mul_(2)                                 # would make backward fail outside the block
+    b.mul_(2)                                 # changes what sin saved
     c.sum().backward()
+
+
+a = torch.tensor([0.5, 1.0], device=device, requires_grad=True)
+with expect_error(RuntimeError, contains="has been modified by an inplace operation"):
+    sin_then_change_in_place(a)
+with allow_mutation_on_saved_tensors():
+    sin_then_change_in_place(a)
 print("a.grad:", fmt(a.grad), "= cos(a):", fmt(a.detach().cos()))
 
 # %% [markdown]
@@ -320,8 +327,8 @@ for Negate in (Negate_, NegateNotDirty):
 # `create_graph=True` (lesson 04) the gradient can be differentiated again, and the second
 # backward passes through the reversal once more. For `(reverse(z))³`: the first derivative is
 # `−3z²`, the second `(−6z)·(−1) = +6z`. A `backward` written with non-differentiable code (NumPy,
-# in-place tricks) should say so with `@once_differentiable`: then a second backward is refused,
-# not silently wrong.
+# in-place tricks) should say so with `@once_differentiable`: then a second backward fails with
+# this message instead of running through code autograd cannot differentiate.
 
 # %%
 class OnceReverse(torch.autograd.Function):
@@ -423,7 +430,7 @@ print("forward AD checked, scale = −1:",
 # %% [markdown]
 # ## 5. `torch.func`: the reversal under `vmap`, per-sample gradients
 #
-# `torch.func.vmap(fn)` runs `fn` on every row of a batch as if on one sample (lesson 08 used
+# `torch.func.vmap(fn)` runs `fn` on every row of a batch as if on one sample (lesson 05 used
 # `torch.func.grad`). A custom `Function` under `vmap` needs a rule for batching: a `vmap`
 # staticmethod, or `generate_vmap_rule = True` (PyTorch 2.0+), which works when `forward`,
 # `setup_context` and `backward` use only PyTorch operations. `GradReverse` has neither; `Reverse`

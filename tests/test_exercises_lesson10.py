@@ -42,6 +42,7 @@ def make(forward, backward, vmap_rule=True, save="inputs"):
 
 ClampClone = make(lambda x, c: x.clone(), lambda ctx, g: (g.clamp(-ctx.c, ctx.c), None))
 ClampViewAs = make(lambda x, c: x.view_as(x), lambda ctx, g: (g.clamp(-ctx.c, ctx.c), None))
+ClampInputAsIs = make(lambda x, c: x, lambda ctx, g: (g.clamp(-ctx.c, ctx.c), None))
 ClampMinMax = make(lambda x, c: x * 1, lambda ctx, g: (torch.clamp(g, min=-ctx.c, max=ctx.c), None))
 
 
@@ -76,7 +77,8 @@ class OldStyle(torch.autograd.Function):
         return g.clamp(-ctx.c, ctx.c), None
 
 
-RIGHT_10_2 = [solution_function("10.2")(), ClampClone, ClampViewAs, ClampMinMax, ClampVmapStatic]
+RIGHT_10_2 = [solution_function("10.2")(), ClampClone, ClampViewAs, ClampInputAsIs, ClampMinMax,
+              ClampVmapStatic]
 WRONG_10_2 = [
     (make(lambda x, c: x.clone(), lambda ctx, g: (g.clamp(-ctx.c, ctx.c), None), vmap_rule=False),
      "generate_vmap_rule = True"),
