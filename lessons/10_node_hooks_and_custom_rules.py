@@ -566,7 +566,7 @@ print("the alias methods against a plain backward: max |Δ| =",
 # | `register_multi_grad_hook` | nothing: return value ignored | when all (or any) gradients are ready |
 # | `get_gradient_edge(t)` | what `autograd.grad` differentiates w.r.t. | — |
 # | `increment_version` / `allow_mutation_on_saved_tensors` | the in-place check | at backward |
-# | custom `Function` | the rule itself: `backward`, `jvp`, `vmap` | in the node it creates |
+# | custom `Function` | the rule itself: `backward`, `jvp`, batching | `backward` in the node it creates; `jvp` in the forward pass |
 # | `vmap(grad(...))` | per-sample gradients (clip each) | — |
 #
 # A `Function` done properly: `setup_context`; `None` where `needs_input_grad` is false;
