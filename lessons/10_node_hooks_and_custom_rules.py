@@ -22,15 +22,12 @@
 # everything PyTorch offers for it.
 #
 # **You will learn**
-# - Node pre-hooks and post-hooks: what each receives and may return; where a tensor hook lives;
-# - the order in which all the backward hooks run, each step checked by an assertion;
+# - Node pre- and post-hooks, and the order of all backward hooks, asserted;
 # - `register_multi_grad_hook`, `GradientEdge`, `increment_version`,
 #   `allow_mutation_on_saved_tensors`;
-# - a custom `Function` done properly: `setup_context`, `needs_input_grad`,
-#   `mark_non_differentiable`, `set_materialize_grads`, `mark_dirty`, `once_differentiable`, double
-#   backward, `gradcheck`, forward-mode AD;
-# - the reversal under `torch.func.vmap`; per-sample gradients and per-sample clipping;
-# - two more one-pass answers to the seed question, measured against the two passes.
+# - a custom `Function` done properly, double backward, `gradcheck`, forward mode;
+# - the reversal under `torch.func.vmap`; per-sample gradient clipping;
+# - two more one-pass answers to the seed question, measured.
 #
 # Time: about 45 minutes (an extension). Uses [04 · autograd.grad](04_autograd_grad.ipynb),
 # [05 · register_hook](05_register_hook.ipynb) and [06 · compute once](06_compute_once.ipynb).
@@ -91,7 +88,7 @@ seed_everything(0)
 # %%
 w = torch.tensor([1.0, -2.0], device=device, requires_grad=True)
 h = w * 3                                     # h.grad_fn is MulBackward0
-node = h.grad_fn
+node = h.grad_fn                              # print(...) returns None: "print(...) or new" gives new
 node.register_prehook(lambda grad_outputs: print("pre-hook gets ∂loss/∂h =", fmt(grad_outputs[0]))
                       or (grad_outputs[0] * 10,))
 node.register_hook(lambda grad_inputs, grad_outputs: print(
@@ -174,15 +171,28 @@ print("all 7 assertions hold")
 # asserted above on 2.13 and 2.14.1. What has held since PyTorch 2.0
 # ([pytorch#85849](https://github.com/pytorch/pytorch/pull/85849)): tensor hooks run before Node
 # pre-hooks, and `retain_grad` after all tensor hooks, whenever it was called (lesson 05).
+#
+# Node hooks run only when their node runs: `torch.autograd.grad(loss, h)` stops at `h`, so
+# `h.grad_fn` and its pre-hook never run (its tensor hooks and `retain_grad` do, lesson 04):
+
+# %%
+w = torch.tensor([1.0, -2.0], device=device, requires_grad=True)
+h = w * 3
+h.retain_grad()
+ran = []
+h.register_hook(lambda grad: ran.append("tensor hook"))
+h.grad_fn.register_prehook(lambda grad_outputs: ran.append("Node pre-hook"))
+torch.autograd.grad((h * 4).sum(), h)
+print("autograd.grad(loss, h) ran:", ran, "| h.grad:", fmt(h.grad))
 
 # %% [markdown]
 # ## 3. Hooks on several tensors, and on edges
 #
 # `register_multi_grad_hook(tensors, fn)` calls `fn` once per backward when the gradients of
-# **all** the tensors are computed, or, with `mode="any"` (PyTorch 2.3+,
-# [pytorch#117984](https://github.com/pytorch/pytorch/pull/117984)), with the first one. It is a
-# callback ("these gradients are ready", as FSDP uses it), not a steering tool: **its return value
-# is ignored**.
+# **all** the tensors this backward reaches are computed (`None` for the others), or, with
+# `mode="any"` (PyTorch 2.3+, [pytorch#117984](https://github.com/pytorch/pytorch/pull/117984)),
+# with the first one. It is a callback ("these gradients are ready", as FSDP uses it), not a
+# steering tool: **its return value is ignored**.
 
 # %%
 a = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
@@ -193,6 +203,7 @@ handle = register_multi_grad_hook(
 print("a.grad:", fmt(a.grad), "b.grad:", fmt(b.grad), "← not negated: the return value is ignored")
 handle.remove()
 handle = register_multi_grad_hook((a, b), lambda grad: print("first ready:", fmt(grad)), mode="any")
+# b's: of two branches ready at once, the engine runs the one recorded later first
 ((a * 2).sum() + (b * 5).sum()).backward()
 handle.remove()
 
@@ -211,12 +222,14 @@ h.mul_(3)
 loss = (h ** 2).sum()                         # ∂loss/∂h = 2h; h before the change got ×3 more
 (by_name,) = torch.autograd.grad(loss, h, retain_graph=True)
 (by_edge,) = torch.autograd.grad(loss, edge)
-print(edge.node.name(), "| by name:", fmt(by_name), "| by edge:", fmt(by_edge))
+print("edge.node is h.grad_fn:", edge.node is h.grad_fn,    # the node of h before the change
+      "| by name:", fmt(by_name), "| by edge:", fmt(by_edge))
 
 # %% [markdown]
 # Autograd notices that a saved tensor was changed by a **version counter** that every in-place
 # operation bumps (lesson 02). A change it cannot see, such as one through `.data` (or by code
-# outside PyTorch), gives a silently wrong gradient; `increment_version(t)` declares it, and the error returns:
+# outside PyTorch), gives a silently wrong gradient; `increment_version(t)` (PyTorch 2.1+)
+# declares it, and the error returns:
 
 # %%
 a = torch.tensor([0.5, 1.0], device=device, requires_grad=True)
@@ -291,7 +304,8 @@ print("x.grad = w:", fmt(x.grad))
 # %% [markdown]
 # An operation that changes its input in place calls `ctx.mark_dirty(x)` and returns `x`: the
 # output *is* the input, with a new `grad_fn`. Without `mark_dirty`, the input keeps its old
-# `grad_fn` though its values changed, and gradients through it are silently wrong:
+# `grad_fn` though its values changed, and gradients through it are silently wrong (if the input
+# was also saved for backward, the version check raises instead):
 
 # %%
 class Negate_(torch.autograd.Function):
@@ -327,8 +341,8 @@ for Negate in (Negate_, NegateNotDirty):
 # `create_graph=True` (lesson 04) the gradient can be differentiated again, and the second
 # backward passes through the reversal once more. For `(reverse(z))³`: the first derivative is
 # `−3z²`, the second `(−6z)·(−1) = +6z`. A `backward` written with non-differentiable code (NumPy,
-# in-place tricks) should say so with `@once_differentiable`: then a second backward fails with
-# this message instead of running through code autograd cannot differentiate.
+# `.detach()` tricks) should say so with `@once_differentiable`: then a second backward fails with
+# this message instead of silently leaving that backward's part out of the second derivative.
 
 # %%
 class OnceReverse(torch.autograd.Function):
@@ -381,7 +395,7 @@ print("gradgradcheck:", torch.autograd.gradgradcheck(reverse_grad, (x64,)))
 # and reverse mode would describe different maps. The consistent choice is the map `backward`
 # uses, `−scale · tangent`: then `jacfwd` and `jacrev` agree. (`forward` returns a clone here: a
 # `Function` whose forward returns a view must return a view from `jvp` too, and `−scale · tangent`
-# is none.) `generate_vmap_rule` is for section 5.
+# is none.)
 
 # %%
 class Reverse(torch.autograd.Function):
@@ -433,8 +447,8 @@ print("forward AD checked, scale = −1:",
 # `torch.func.vmap(fn)` runs `fn` on every row of a batch as if on one sample (lesson 05 used
 # `torch.func.grad`). A custom `Function` under `vmap` needs a rule for batching: a `vmap`
 # staticmethod, or `generate_vmap_rule = True` (PyTorch 2.0+), which works when `forward`,
-# `setup_context` and `backward` use only PyTorch operations. `GradReverse` has neither; `Reverse`
-# has the flag. The gradient of `Σ reverse(xᵢ) · yᵢ` with respect to each `xᵢ` is `−yᵢ`:
+# `setup_context`, `backward` (and `jvp`) use only PyTorch operations. `GradReverse` has neither;
+# `Reverse` has the flag. The gradient of `Σ reverse(xᵢ) · yᵢ` with respect to each `xᵢ` is `−yᵢ`:
 
 # %%
 X = torch.randn(4, 3, generator=torch.Generator().manual_seed(1)).to(device)
@@ -459,6 +473,7 @@ def loss(w, x, y):                            # one sample's squared error
 w = torch.tensor([0.5, -1.0, 2.0], device=device)
 targets = torch.tensor([3.0, -2.0, 0.5, 1.0], device=device)
 C = 3.0                                       # clips three of the four samples
+# in_dims: w shared by all samples (None); X and targets split along dim 0
 per_sample = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0, 0))(w, X, targets)
 scale = (C / per_sample.norm(dim=1, keepdim=True)).clamp(max=1.0)
 clipped_mean = (per_sample * scale).mean(dim=0)
@@ -471,14 +486,12 @@ for x_i, y_i in zip(X, targets):
     loss(w_i, x_i, y_i).backward()
     torch.nn.utils.clip_grad_norm_([w_i], max_norm=C)   # scales by C / (norm + 1e-6) if larger
     looped.append(w_i.grad)
+# rounded to 6 decimals: the + 1e-6 of clip_grad_norm_ means the two need not be bitwise equal
 print("max |Δ| against the loop:", fmt((clipped_mean - torch.stack(looped).mean(0)).abs().max(), 6))
 print("clipping the mean instead:", fmt(per_sample.mean(0) * (C / per_sample.mean(0).norm())
                                         .clamp(max=1.0)), "(not the same)")
 
 # %% [markdown]
-# (Rounded to 6 decimals: `clip_grad_norm_` divides by the norm + 1e-6, so the two need not be
-# bitwise equal.)
-#
 # ## 6. Two more one-pass answers to the seed question
 #
 # Lesson 06's reversal flips the gradient where `x` enters `f`. Node hooks can do the same
@@ -512,9 +525,10 @@ for name, n_bytes in saved.items():
 # %% [markdown]
 # Like the reversal, both are exact when `x` also feeds another loss `r(x)` (the flip is on the
 # alias, not on `x`). Unlike it, they fail **silently** when `f` changes its input in place
-# (`x.relu_()` on the alias): the in-place operation gives the alias a new `grad_fn`, the hooked
-# `ViewBackward0` drops out of the path, neither hook runs, and the flip is lost: the result
+# (`x.relu_()` on the alias): the alias is a *view* of `x`, an in-place change of a view reroutes
+# its gradient past the hooked `ViewBackward0`, neither hook runs, and the flip is lost: the result
 # is a plain `f(x, y).backward()`'s. (The reversal refuses this case with an error, lesson 06.)
+# Giving `f` a clone, `f(x.clone(), y)`, makes both exact again:
 
 # %%
 small = make_problem(n=64, width=32)
@@ -539,14 +553,19 @@ results = {name: run_method(m, small) for name, m in {
 compare_gradients(results, decimals=4)
 
 # %%
+def cloned(method):                           # the same method; f gets a clone of the alias
+    return lambda x, y, f: method(x, y, lambda x_f, y_f: f(x_f.clone(), y_f))
+
+
 f_small = small.f
 small.f = lambda x, y: f_small(x.relu_(), y)  # f changes its input in place
 results = {name: run_method(m, small) for name, m in {
     "two-pass": two_pass, "plain backward": lambda x, y, f: f(x, y).backward(),
-    "pre-hook on alias": prehook_on_alias, "hook on alias": hook_on_alias}.items()}
+    "pre-hook on alias": prehook_on_alias, "hook on alias": hook_on_alias,
+    "pre-hook, clone": cloned(prehook_on_alias), "hook, clone": cloned(hook_on_alias)}.items()}
 small.f = f_small
 print(compare_gradients(results, decimals=4))
-against_plain = compare_gradients({k: results[k] for k in list(results)[1:]}, decimals=4)
+against_plain = compare_gradients({k: results[k] for k in list(results)[1:4]}, decimals=4)
 print("the alias methods against a plain backward: max |Δ| =",
       max(max(d.values()) for d in against_plain.max_abs_diff.values()))
 
@@ -560,19 +579,18 @@ print("the alias methods against a plain backward: max |Δ| =",
 # |---|---|---|
 # | `t.register_hook(fn)` | the gradient w.r.t. `t` (returns a replacement) | first, when the gradient reaches `t`; on a non-leaf kept by `t.grad_fn` |
 # | `t.retain_grad()` | nothing; keeps `t.grad` | after `t`'s tensor hooks, before Node pre-hooks |
-# | `node.register_prehook(fn)` | `grad_outputs` of the node | before the node |
-# | `node.register_hook(fn)` | `grad_inputs` (to the op's inputs) | after the node |
-# | `p.register_post_accumulate_grad_hook(fn)` | `p` itself (e.g. an optimizer step) | after `p.grad` is accumulated |
+# | `node.register_prehook(fn)` | `grad_outputs` of the node | before the node, if it runs (not for an `autograd.grad` input) |
+# | `node.register_hook(fn)` | `grad_inputs` (to the op's inputs) | after the node, if it runs |
+# | `p.register_post_accumulate_grad_hook(fn)` | `p` itself (e.g. an optimizer step) | after `p.grad` is accumulated (2.1+) |
 # | `register_multi_grad_hook` | nothing: return value ignored | when all (or any) gradients are ready |
 # | `get_gradient_edge(t)` | what `autograd.grad` differentiates w.r.t. | — |
 # | `increment_version` / `allow_mutation_on_saved_tensors` | the in-place check | at backward |
 # | custom `Function` | the rule itself: `backward`, `jvp`, batching | `backward` in the node it creates; `jvp` in the forward pass |
 # | `vmap(grad(...))` | per-sample gradients (clip each) | — |
 #
-# A `Function` done properly: `setup_context`; `None` where `needs_input_grad` is false;
-# `mark_non_differentiable` for outputs like masks; `mark_dirty` for in-place; a differentiable
-# `backward` or `@once_differentiable`; `gradcheck` (and `gradgradcheck`, `check_forward_ad`),
-# knowing what it can pass; `generate_vmap_rule = True` for `torch.func`.
+# A `Function` done properly: `None` where `needs_input_grad` is false; `mark_non_differentiable`,
+# `mark_dirty` where they apply; a differentiable `backward` or `@once_differentiable`; `gradcheck`,
+# knowing what it can pass; `generate_vmap_rule = True`.
 
 # %% [markdown]
 # ## Exercises

@@ -104,3 +104,25 @@ def test_retain_grad_called_last_still_runs_before_node_prehooks():
     h.retain_grad()  # called after both registrations
     h.sum().backward()
     assert h.grad.item() == 10.0 and w.grad.item() == 33.0
+
+
+@pytest.mark.parametrize("method", [prehook_on_alias, hook_on_alias])
+def test_alias_flip_kept_when_f_gets_a_clone(method):
+    # the flip is lost only because the alias is a view: a clone keeps the hooked node on the path
+    p = make_problem(n=32, width=16)
+    f = p.f
+    p.f = lambda x, y: f(x.relu_(), y)
+    ref = run_method(two_pass, p)
+    got = run_method(lambda x, y, ff: method(x, y, lambda a, b: ff(a.clone(), b)), p)
+    assert all(compare_gradients({"ref": ref, "m": got}).close.values())
+
+
+def test_node_prehook_skipped_by_autograd_grad_of_its_tensor():
+    w = torch.tensor([1.0], requires_grad=True)
+    h = w * 3
+    h.retain_grad()
+    ran = []
+    h.register_hook(lambda g: ran.append("tensor"))
+    h.grad_fn.register_prehook(lambda go: ran.append("pre"))
+    torch.autograd.grad((h * 4).sum(), h)
+    assert ran == ["tensor"] and h.grad.item() == 4.0
