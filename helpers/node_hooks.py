@@ -9,7 +9,9 @@ Introduced in lesson 10 (steering at the node level).
 * :func:`prehook_on_alias` and :func:`hook_on_alias` answer the seed question (lesson 06) with one
   backward: ``f`` gets an alias of ``x`` (``x.view_as(x)``) that nothing else uses, and the flip is
   attached to the alias, as a Node pre-hook on its ``ViewBackward0`` or as a tensor hook. They take
-  ``(x, y, f)`` like the methods of :mod:`helpers.compute_once`.
+  ``(x, y, f)`` like the methods of :mod:`helpers.compute_once`. The alias is a view: if ``f``
+  changes its input in place, the hooked node leaves the path and the flip is lost silently (no
+  error); ``f(x.clone(), y)`` keeps both exact (lesson 10 measures both cases).
 """
 
 from __future__ import annotations

@@ -288,7 +288,7 @@ class MulAndMask(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_product, grad_mask):
-        print("backward: needs_input_grad =", ctx.needs_input_grad, "| grad_mask:", grad_mask)
+        print("backward: needs_input_grad =", ctx.needs_input_grad, "| grad_mask:", fmt(grad_mask))
         x, w = ctx.saved_tensors
         return (grad_product * w if ctx.needs_input_grad[0] else None,
                 grad_product * x if ctx.needs_input_grad[1] else None)
@@ -300,6 +300,16 @@ product, mask = MulAndMask.apply(x, w)
 print("mask requires grad:", mask.requires_grad)
 product.sum().backward()
 print("x.grad = w:", fmt(x.grad))
+
+# %%
+class Materialized(MulAndMask):               # the same without set_materialize_grads(False)
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+        ctx.mark_non_differentiable(output[1])
+
+
+Materialized.apply(x, w)[0].sum().backward()  # the default: grad_mask arrives as zeros
 
 # %% [markdown]
 # An operation that changes its input in place calls `ctx.mark_dirty(x)` and returns `x`: the
