@@ -206,6 +206,9 @@ handle = register_multi_grad_hook((a, b), lambda grad: print("first ready:", fmt
 # b's: of two branches ready at once, the engine runs the one recorded later first
 ((a * 2).sum() + (b * 5).sum()).backward()
 handle.remove()
+handle = register_multi_grad_hook((a, b), lambda grads: print("all ready:", [fmt(g) for g in grads]))
+(a * 2).sum().backward()                      # b is not in this graph: None, and not waited for
+handle.remove()
 
 # %% [markdown]
 # A gradient belongs to an **edge** of the graph (a node and an output number) more than to a
