@@ -18,6 +18,7 @@ One job per module, each introduced by a lesson:
 * :mod:`helpers.distributed` (lesson 08): run a function on N processes from Jupyter, results by rank.
 * :mod:`helpers.at_scale` (lesson 08): the methods under DDP, torch.compile, checkpointing, torch.func.
 * :mod:`helpers.diagnose` (lesson 12): why a tensor gets no gradient, read from the graph without changing it.
+* :mod:`helpers.node_hooks` (lesson 10): a trace of the order in which backward hooks run; two alias-hook methods.
 * :mod:`helpers.project` : where the project lives (its URL, badges, the Colab bootstrap cell).
 """
 
