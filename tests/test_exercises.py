@@ -675,6 +675,24 @@ def _twice_through_f(x, y, f, extra):
     torch.autograd.backward([x, y, extra(x)], [-gx, gy, torch.ones(())])
 
 
+def _reversal_scaled_2_extra(x, y, f, extra):
+    (f(reverse_grad(x, 2.0), y) + extra(x)).backward()
+
+
+def _reversal_scaled_half_extra(x, y, f, extra):
+    (f(reverse_grad(x, 0.5), y) + extra(x)).backward()
+
+
+def _hook_times_minus_2_extra(x, y, f, extra):
+    handle = x.register_hook(lambda g: -2 * g)
+    (f(x, y) + extra(x)).backward()
+    handle.remove()
+
+
+def _everything_negated_extra(x, y, f, extra):
+    (-(f(reverse_grad(x), y) + extra(x))).backward()
+
+
 def _one_pass_reversal_inputs(x, y, f, g):
     f(reverse_grad(x), y).backward(inputs=list(g.parameters()))
 
@@ -765,6 +783,10 @@ WRONG += [
     ("06.2", _no_extra, "extra(x) got no gradient"),
     ("06.2", _twice_through_f, "backpropagated through f 2 times"),
     ("06.2", _raises, "one_pass raised RuntimeError"),
+    ("06.2", _reversal_scaled_2_extra, "multiplied by -2, not by −1: reverse_grad(x, 2)"),
+    ("06.2", _reversal_scaled_half_extra, "reversal scaled by λ = 0.5"),
+    ("06.2", _hook_times_minus_2_extra, "multiplied by -2, not by −1 (and so is extra's"),
+    ("06.2", _everything_negated_extra, "every sign is off"),
     ("06.2", lambda x, y, f, extra: f(x, y), "got no gradient"),
     ("06.3", None, "Not answered yet"),
     ("06.3", _placeholder, "Not answered yet"),
