@@ -120,11 +120,34 @@ print(catalogue.measure("f has parameters θ (not g's)",
                         lambda m: grads_after(m, pt.g, pt.features, pt.f)))
 
 # %% [markdown]
+# Zeros are not `None` to an optimizer: it skips a parameter whose `.grad` is `None` and steps on
+# zeros. One step of SGD with momentum and of AdamW, after an earlier step that filled their state:
+
+# %%
+def theta_moves(method, make_optimizer):
+    q = small_problem(trainable=True)
+    optimizer = make_optimizer(q.f.parameters())
+    grads_after(CASE_METHODS["hook on x"], q.g, q.features, q.f)  # an earlier step: θ gets ∂f/∂θ
+    optimizer.step()
+    optimizer.zero_grad()  # θ's .grad back to None
+    before = [t.detach().clone() for t in q.f.parameters()]
+    grads_after(method, q.g, q.features, q.f)
+    optimizer.step()
+    return max(float((t.detach() - b).abs().max()) for t, b in zip(q.f.parameters(), before))
+
+
+optimizers = {"SGD(momentum=0.9)": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+              "AdamW": lambda ps: torch.optim.AdamW(ps, lr=0.01)}
+for name in ("two-pass", "autograd.grad"):
+    moves = [f"{o} {theta_moves(CASE_METHODS[name], make):.4f}" for o, make in optimizers.items()]
+    print(f"after {name:14} θ moves by up to:", ", ".join(moves))
+
+# %% [markdown]
 # **Why**: the two passes give θ ∂l1/∂θ + ∂l2/∂θ = ∂f/∂θ − ∂f/∂θ, exactly 0 (the same numbers, opposite
 # signs). One backward of `f(x, y)` gives θ ∂f/∂θ; `autograd.grad` asks only for `x` and `y`.
 # **The fix**: `backward(inputs=list(g.parameters()))` leaves θ's `.grad` as it was (`None` stays
 # `None`). Zeros are not `None` to an optimizer: SGD with momentum and AdamW still move a parameter
-# whose `.grad` is zeros, and skip one whose `.grad` is `None` ([lesson 06](06_compute_once.ipynb#What-the-methods-leave-in-θ's-.grad)).
+# whose `.grad` is zeros, and skip one whose `.grad` is `None` (above).
 #
 # ## g's gradients differ when f re-applies g (tied weights, a consistency loss)
 #
