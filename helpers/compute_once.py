@@ -185,7 +185,7 @@ class Problem:
     g: nn.Module
     a: torch.Tensor
     b: torch.Tensor
-    f: PairCritic
+    f: nn.Module  # a PairCritic in the lessons; any f(x, y) module in the benchmark
 
     def features(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``x = g(a)`` and ``y = g(b)``: two calls of the shared module, as in the question."""
