@@ -35,8 +35,9 @@ from torch import nn
 from helpers.compare import collect_grads
 from helpers.compute_once import PairCritic, reverse_grad
 
-__all__ = ["CASE_METHODS", "Catalogue", "Extra", "Loss", "Problem", "finite_difference_grad", "grad_and_backward", "grads_after",
-           "hook_on_alias", "hook_on_x", "max_abs_diff", "reversal", "small_problem", "two_pass"]
+__all__ = ["CASE_METHODS", "Catalogue", "Extra", "Loss", "Problem", "finite_difference_grad",
+           "grad_and_backward", "grads_after", "hook_on_alias", "hook_on_x", "max_abs_diff", "reversal",
+           "small_problem", "two_pass"]
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Extra = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

@@ -157,8 +157,8 @@ compare_gradients(results, reference="two-pass", decimals=4)
 # %% [markdown]
 # The methods do the same arithmetic: `f`'s backward is linear in the gradient it receives, and
 # negating a float is exact, so `−(∂f/∂x)` is the same number whether the minus enters before `f`'s
-# backward (`l2 = −f`) or after it (a hook, the reversal). On the CPU the gradients usually come out
-# bitwise equal; multithreaded math libraries and GPUs may sum in another order, so the table rounds.
+# backward (`l2 = −f`) or after it (a hook, the reversal). Multithreaded math libraries and GPUs may
+# still sum in another order from one run to the next, so the table rounds.
 #
 # ### Does the reference need `retain_graph=True`?
 #
@@ -294,10 +294,11 @@ for name, n_bytes in saved.items():
     print(f"{name:14} {format_bytes(n_bytes):>9} = g + {(n_bytes - g_bytes) / f_bytes:.3f} × f")
 
 # %% [markdown]
-# The two passes save `f`'s activations twice, one pass once. Both copies are alive at once only
-# while `l1`'s graph is kept (`retain_graph=True`); without it, the peak is one pass's. And the
-# saving is `f`'s share: with a separable `f = h(x) + k(y)`, `l1` saves only `k`'s activations and
-# `l2` only `h`'s, so one pass saves nothing (the benchmark measures it).
+# The two passes save `f`'s activations twice, one pass once — bytes saved over the step, not the
+# peak (a backward frees what its graph saved unless `retain_graph=True`, lesson 03). The saving is
+# `f`'s share, and only where `f`'s parts see both inputs: with a separable `f = h(x) + k(y)` and
+# `f`'s parameters frozen, `l1 = f(x.detach(), y)` saves only `k`'s activations and `l2` only `h`'s,
+# so one pass saves no bytes at all (the benchmark below measures it: 1.000×).
 #
 # **Time**: each method against the fair baseline (`two_pass_no_retain`), interleaved, median of 5
 # runs. It depends on the machine, its load, the device and the sizes, so this output is not compared:
@@ -313,12 +314,14 @@ for name, t in timings.items():
     print(f"{name:20} {t!r:>28}   {t.median / fair:.2f} × fair baseline")
 
 # %% [markdown]
-# One pass runs `f`'s forward and backward once instead of twice, and `g`'s the same, so the time
-# ratio is at best (g + f) / (g + 2f) of the fair baseline: near ½ when `f` dominates, as here, near 1
-# when `f` is cheap. `benchmarks/compute_once.py` measures four shapes of `f` at two sizes, with that
-# limit predicted from measured costs (the README's "Lesson 06 in numbers"): the critic and an
-# attention-like `f` get close to it; a separable `f` gains less than the limit (its two halves run
-# once each either way), an `f` much cheaper than `g` almost nothing.
+# One pass runs `f`'s forward once instead of twice, and its backward once to both inputs instead of
+# once to each. So its time is at best (G + F) / (G + Fx + Fy) of the fair baseline, with G `g`'s
+# forward and backward, F `f`'s forward and backward, Fx and Fy `f`'s forward and backward to one
+# input: near ½ when `f` dominates and each of its parts sees both inputs, as here.
+# `benchmarks/compute_once.py` measures that limit and the methods for four shapes of `f` (the
+# README's "Lesson 06 in numbers"): this critic and an attention-like `f` gain about half the time and
+# one copy of `f`'s activations; a separable `f = h(x) + k(y)` saves only its second forward and no
+# bytes; an `f` much cheaper than `g` next to nothing.
 
 # %% [markdown]
 # ## Summary

@@ -240,7 +240,7 @@ def penalty_grad(method, create_graph=True):
 def penalty():  # P(w), from first-order gradients (all methods agree on them)
     return sum((q ** 2).sum() for q in grads_after(two_pass, p64.g, p64.features, p64.f).values())
 
-
+# %%
 fd = finite_difference_grad(penalty, p64.g)  # (P(w + ε) − P(w − ε)) / 2ε, entry by entry
 print(catalogue.measure("create_graph: ∂P/∂w", penalty_grad))
 print(catalogue.measure("create_graph: ∂P/∂w vs finite diff.", penalty_grad, reference=fd))
@@ -501,7 +501,7 @@ def two_pass_same_masks(x, y, f, extra=None):
         f(x.detach(), y).backward(retain_graph=True)
     (-f(x, y.detach())).backward()  # …so this pass draws the same masks
 
-
+# %%
 def differs(method, reference):  # the masks depend on the machine: print only whether they differ
     return "0" if method is reference else (
         "differs" if max_abs_diff(seeded(method), seeded(reference)) > 1e-3 else "same")

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.cases import (CASE_METHODS, Catalogue, finite_difference_grad, grads_after, hook_on_alias,
-                           max_abs_diff, small_problem, two_pass)
+from helpers.cases import (
+    CASE_METHODS,
+    Catalogue,
+    finite_difference_grad,
+    grads_after,
+    hook_on_alias,
+    max_abs_diff,
+    small_problem,
+    two_pass,
+)
 
 
 def test_every_method_matches_two_passes_on_the_baseline():
