@@ -143,6 +143,23 @@ for name in ("two-pass", "autograd.grad"):
     print(f"after {name:14} θ moves by up to:", ", ".join(moves))
 
 # %% [markdown]
+# The fix below, `backward(inputs=…)`, with the reversal: only the parameters named are filled.
+
+# %%
+def reversal_into(module):  # the reversal, with backward asked for `module`'s parameters only
+    def method(x, y, f, extra=None):
+        f(reverse_grad(x), y).backward(inputs=list(module.parameters()))
+    return method
+
+
+pt.f.zero_grad(set_to_none=True)  # θ's .grad: None before
+got = grads_after(reversal_into(pt.g), pt.g, pt.features, pt.f)
+print("reversal with inputs=g's parameters: θ's .grad all None:",
+      all(q.grad is None for q in pt.f.parameters()), "| g's gradients vs two passes: max |Δ| =",
+      fmt(max_abs_diff(got, grads_after(two_pass, pt.g, pt.features, pt.f))))
+pt.f.zero_grad(set_to_none=True)
+
+# %% [markdown]
 # **Why**: the two passes give θ ∂l1/∂θ + ∂l2/∂θ = ∂f/∂θ − ∂f/∂θ, exactly 0 (the same numbers, opposite
 # signs). One backward of `f(x, y)` gives θ ∂f/∂θ; `autograd.grad` asks only for `x` and `y`.
 # **The fix**: `backward(inputs=list(g.parameters()))` leaves θ's `.grad` as it was (`None` stays
@@ -162,6 +179,9 @@ def f_tied(x, y):  # f uses g's parameters too
 
 print(catalogue.measure("f re-applies g (tied weights)",
                         lambda m: grads_after(m, p.g, p.features, f_tied)))
+print("reversal with inputs=g's parameters: max |Δ| =", fmt(max_abs_diff(
+    grads_after(reversal_into(p.g), p.g, p.features, f_tied),
+    grads_after(two_pass, p.g, p.features, f_tied))))
 
 # %% [markdown]
 # **Why**: `f`'s direct use of `g`'s parameters gets ∂f/∂w − ∂f/∂w = 0 in the two passes (as θ
@@ -363,7 +383,7 @@ print("after relu_: alias by", type(alias.grad_fn).__name__, "and x by", type(x.
 
 # %%
 f_cloned = lambda x, y: pt_tanh.f(x.clone().relu_(), y)  # noqa: E731
-print(catalogue.measure("… the fix: f(x.clone(), y)",
+print(catalogue.measure("… g ends in Tanh, fixed: f(x.clone(), y)",
                         lambda m: grads_after(m, pt_tanh.g, pt_tanh.features, f_cloned)))
 
 # %% [markdown]
@@ -477,9 +497,13 @@ print(catalogue.measure("f with a memory queue",
 
 # %% [markdown]
 # **Why**: not a question of autograd: the two passes compute a different `f` the second time.
+# spectral_norm's vectors "are updated performing n_power_iterations of the power method whenever the
+# tensor is accessed with the module on training mode"
+# ([docs](https://docs.pytorch.org/docs/stable/generated/torch.nn.utils.parametrizations.spectral_norm.html));
+# the queue has the first pass's `y` in it when the second pass runs.
 # **The fix**: one pass is usually what you mean (one step, one update of the state). To reproduce
-# two passes, restore the state between them (as for dropout, below); to compare, put `f` in a mode
-# that does not update it (`f.eval()` stops spectral_norm's power iteration).
+# the two passes, restore the state between them (as for dropout, below); to compare methods, put
+# `f` in a mode that does not update it (`f.eval()` for spectral_norm).
 #
 # ## Dropout: two passes draw two masks
 #
