@@ -133,7 +133,7 @@ flow
 # %% [markdown]
 # ## 2. Four methods on a larger model
 #
-# Now `g` is a small MLP (16 → 32 → 32) applied to 512 rows each of `a` and `b`, and `f` is a
+# Now `g` is a small MLP (16 → 32 → 32) applied to 256 rows each of `a` and `b`, and `f` is a
 # `PairCritic`: an MLP (64 → 256 → 256 → 256 → 1, fixed weights) that scores each pair `[xᵢ, yᵢ]` —
 # a stand-in for an expensive `f`. The four methods live in `helpers/compute_once.py`, so that
 # `benchmarks/compute_once.py` times exactly this code. Each accumulates into `g`'s `.grad`:
@@ -150,7 +150,7 @@ for method in METHODS.values():
 # gradients against the two passes (max |Δ|, rounded to 4 decimals):
 
 # %%
-problem = make_problem(n=512, device=device)
+problem = make_problem(n=256, device=device)
 results = {name: run_method(method, problem) for name, method in METHODS.items()}
 compare_gradients(results, reference="two-pass", decimals=4)
 
@@ -169,7 +169,7 @@ compare_gradients(results, reference="two-pass", decimals=4)
 
 # %%
 def batched_features():
-    return problem.g(torch.cat([problem.a, problem.b])).split(512)  # one call of g, then split
+    return problem.g(torch.cat([problem.a, problem.b])).split(256)  # one call of g, then split
 
 
 x, y = problem.features()  # two calls of g
