@@ -310,6 +310,18 @@ for method in (hook_kept, CASE_METHODS["hook on x"]):
         signs.append("−y" if torch.equal(x_leaf.grad, -y_leaf) else "+y")
     print(f"{method.__name__:10} x.grad at steps 1–4:", ", ".join(signs))
 
+
+def leaf_steps(method, steps=4):  # x.grad after each step, the same leaf x every step
+    x_leaf, grads = torch.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True), {}
+    for step in range(steps):
+        x_leaf.grad = None
+        method(x_leaf, y_leaf.clone().requires_grad_(), f_dot)
+        grads[f"step {step + 1}"] = x_leaf.grad.clone()
+    return grads
+
+
+print(catalogue.measure("x a leaf reused for 4 steps", leaf_steps))
+
 # %% [markdown]
 # **Why**: a hook lives as long as what holds it. On a leaf that is the tensor; on a non-leaf it is
 # stored on `x.grad_fn`, the node that made `x`, and fires even after the name `x` is gone:
@@ -419,7 +431,7 @@ print(catalogue.measure("x computed under no_grad",
 # **What differs**: `x.retain_grad()` and `y.retain_grad()`, to look at the gradients arriving there.
 
 # %%
-reference = {}
+reference, retained = {}, {}
 for name, method in CASE_METHODS.items():
     x, y = p.features()
     x.retain_grad()
@@ -429,6 +441,8 @@ for name, method in CASE_METHODS.items():
     ratio = {k: float((t.grad * reference[k]).sum() / reference[k].pow(2).sum())
              for k, t in (("x", x), ("y", y))}  # t.grad = ratio × the two passes' t.grad
     print(f"{name:14} x.grad = {ratio['x']:.1f} × two passes', y.grad = {ratio['y']:.1f} ×")
+    retained[name] = f"{ratio['x']:.0f}×, {ratio['y']:.0f}×"
+print(catalogue.record("retain_grad: x.grad, y.grad", retained))
 
 # %% [markdown]
 # **Why**: the `autograd.grad` method makes two engine calls, and a retained gradient is filled by
@@ -441,13 +455,15 @@ for name, method in CASE_METHODS.items():
 # **What differs**: `f` has a full backward hook (a gradient logger, a clipping hook): what it sees.
 
 # %%
-seen = []
+seen, fired = [], {}
 handle = p.f.register_full_backward_hook(lambda module, grad_in, grad_out: seen.append(grad_out[0]))
 for name, method in CASE_METHODS.items():
     seen.clear()
     grads_after(method, p.g, p.features, p.f)
     print(f"{name:14} calls: {len(seen)}, grad_output:", [fmt(t) for t in seen])
+    fired[name] = " ".join(f"{float(t):+.0f}" for t in seen)
 handle.remove()
+print(catalogue.record("module backward hook on f: grad_output", fired))
 
 # %% [markdown]
 # **Why**: the two passes run `f`'s backward twice, the second from `l2 = −f` (grad_output −1); in one
@@ -608,8 +624,10 @@ print({n: f"{d:.2g}" for n, d in bf16.items()})
 # ## Summary
 #
 # Max |Δ| of `g`'s gradients against the two passes (the create_graph rows: of ∂P/∂w; the finite
-# differences row: against finite differences), per method — each column the same function in every
-# row. `0`: bitwise equal; `< 1e-5`: rounding; `raises`: see the section.
+# differences row: against finite differences; the leaf row: of `x.grad` over 4 steps), per method —
+# each column the same function in every row. `0`: bitwise equal; `< 1e-5`: rounding; `raises`: see
+# the section; the retain_grad row: `x.grad` and `y.grad` as multiples of the two passes'; the module
+# hook row: the `grad_output` of each call.
 
 # %%
 catalogue
