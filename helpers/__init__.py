@@ -13,6 +13,7 @@ One job per module, each introduced by a lesson:
 * :mod:`helpers.dann` (lesson 07): domain-adversarial training on two moons, one pass versus two.
 * :mod:`helpers.distributed` (lesson 08): run a function on N processes from Jupyter, results by rank.
 * :mod:`helpers.at_scale` (lesson 08): the methods under DDP, torch.compile, checkpointing, torch.func.
+* :mod:`helpers.cases` (notebook 11, the catalogue): five methods, a small problem, the summary table.
 * :mod:`helpers.project` : where the project lives (its URL, badges, the Colab bootstrap cell).
 """
 
