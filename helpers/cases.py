@@ -37,7 +37,7 @@ from helpers.compute_once import PairCritic, reverse_grad
 
 __all__ = ["CASE_METHODS", "Catalogue", "Extra", "Loss", "Problem", "finite_difference_grad",
            "grad_and_backward", "grads_after", "hook_on_alias", "hook_on_x", "max_abs_diff", "reversal",
-           "small_problem", "two_pass"]
+           "rounding_units", "small_problem", "two_pass"]
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Extra = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -166,6 +166,21 @@ def max_abs_diff(got: Mapping[str, torch.Tensor], want: Mapping[str, torch.Tenso
     if set(got) != set(want):
         raise ValueError(f"other keys: {sorted(got)} against {sorted(want)}")
     return max(float((got[k].double() - want[k].double()).abs().max()) for k in want)
+
+
+def rounding_units(got: Mapping[str, torch.Tensor], want: Mapping[str, torch.Tensor],
+                   unit: float = 2.0 ** -8) -> float:
+    """The largest |got − want| / (unit · |want|), entry by entry (``inf`` where ``want`` is 0 and
+    ``got`` is not). With ``unit = 2⁻⁸``, a result ≤ 1 means every entry differs by at most one
+    bfloat16 rounding (half a bf16 unit in the last place is at most 2⁻⁸ of the value)."""
+    if set(got) != set(want):
+        raise ValueError(f"other keys: {sorted(got)} against {sorted(want)}")
+    worst = 0.0
+    for k in want:
+        diff, size = (got[k].double() - want[k].double()).abs(), unit * want[k].double().abs()
+        ratio = torch.where(diff == 0, torch.zeros_like(diff), diff / size)  # x / 0 = inf
+        worst = max(worst, float(ratio.max()))
+    return worst
 
 
 def finite_difference_grad(fn: Callable[[], torch.Tensor], module: nn.Module,

@@ -37,6 +37,21 @@
 # | `reversal` | `f(reverse_grad(x), y).backward()` (lesson 05's `GradReverse`) |
 # | `hook on alias` | the hook on `x.view_as(x)`, an alias that only `f` uses, removed afterwards |
 #
+# **Find your case by what you see** (the sections, in order; JupyterLab's table of contents lists them):
+#
+# | what you see | section |
+# |---|---|
+# | `f`'s own parameters get gradients (or zeros) | θ's .grad is zeros after two passes, not None |
+# | `g`'s gradients differ although `f` has no trainable state | g's gradients differ when f re-applies g · The other loss on x is trained backwards · y depends on x |
+# | "Trying to backward through the graph a second time" from the `autograd.grad` method | y depends on x |
+# | a gradient penalty (`create_graph=True`) disagrees | A gradient penalty through the trick |
+# | a leaf's gradient alternates in sign from step to step | A leaf's gradient changes sign every step |
+# | "modified by an inplace operation", "is a view and is being modified inplace" | RuntimeError: one of the variables needed … (f changes its input in place) |
+# | "cannot register a hook on a tensor that doesn't require gradient" | RuntimeError: cannot register a hook … (x computed under no_grad) |
+# | `x.grad` is 0, `y.grad` doubled | x.grad is 0 and y.grad doubled after retain_grad() |
+# | a module hook on `f` fires twice, or once | A module backward hook on f fires twice |
+# | one-pass and two-pass numbers differ with spectral_norm, a queue, dropout, BatchNorm, autocast | f with state · Dropout · BatchNorm · Mixed precision |
+#
 # Node hooks and custom rules are taught in [10](10_node_hooks_and_custom_rules.ipynb); when your
 # gradients are wrong and you do not know why, [the clinic](12_gradient_clinic.ipynb) is the how-to.
 
@@ -63,14 +78,12 @@ else:
     raise RuntimeError("helpers/ not found: start Jupyter from the repository (see README)")
 
 # %%
-
-# %%
 import torch
 from torch.nn.utils.parametrizations import spectral_norm
 
 from helpers import check, expect_error, fmt, show_source
 from helpers.cases import (CASE_METHODS, Catalogue, finite_difference_grad, grads_after,
-                           hook_on_alias, max_abs_diff, small_problem, two_pass)
+                           hook_on_alias, max_abs_diff, rounding_units, small_problem, two_pass)
 from helpers.compute_once import reverse_grad
 
 catalogue = Catalogue()  # one row per case: each method's max |Δ| against the two passes
@@ -232,7 +245,8 @@ for case, features in {"y = g(b) + x": y_plus(1), "y = g(b) + 0.1·x": y_plus(0.
 # negates it and then pushes `gy` back through `y` into `x` again: the path through `y` counts 0 times
 # instead of once. Its second call must go back through the nodes between `x` and `y`: it raises when
 # one of them saved a tensor that the first call freed (`0.1 * x` saves the 0.1) and runs —
-# silently wrong — when none did (`+ x`, or `y` is `x`): not failing is no proof here.
+# silently wrong — when none did (`+ x`, or `y` is `x`): not failing is no proof here. (In the seed
+# example with `y = g(b) + x` the two passes give `w.grad` = 4, the `autograd.grad` method 3: exercise 11.2.)
 # **The fix**: the reversal or the hook on an alias.
 #
 # ## A gradient penalty through the trick (create_graph=True) gives three different answers
@@ -262,8 +276,8 @@ def penalty():  # P(w), from first-order gradients (all methods agree on them)
 
 # %%
 fd = finite_difference_grad(penalty, p64.g)  # (P(w + ε) − P(w − ε)) / 2ε, entry by entry
-print(catalogue.measure("create_graph: ∂P/∂w", penalty_grad))
-print(catalogue.measure("create_graph: ∂P/∂w vs finite diff.", penalty_grad, reference=fd))
+print(catalogue.measure("create_graph: ∂P/∂w vs two passes", penalty_grad))
+print(catalogue.measure("create_graph: ∂P/∂w vs finite differences", penalty_grad, reference=fd))
 print("largest |∂P/∂w|:", fmt(max(float(t.abs().max()) for t in fd.values())))
 
 # %% [markdown]
@@ -310,7 +324,7 @@ for method in (hook_kept, CASE_METHODS["hook on x"]):
         signs.append("−y" if torch.equal(x_leaf.grad, -y_leaf) else "+y")
     print(f"{method.__name__:10} x.grad at steps 1–4:", ", ".join(signs))
 
-
+# %%
 def leaf_steps(method, steps=4):  # x.grad after each step, the same leaf x every step
     x_leaf, grads = torch.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True), {}
     for step in range(steps):
@@ -320,7 +334,7 @@ def leaf_steps(method, steps=4):  # x.grad after each step, the same leaf x ever
     return grads
 
 
-print(catalogue.measure("x a leaf reused for 4 steps", leaf_steps))
+print(catalogue.measure("x a leaf reused for 4 steps (hooks removed)", leaf_steps))
 
 # %% [markdown]
 # **Why**: a hook lives as long as what holds it. On a leaf that is the tensor; on a non-leaf it is
@@ -339,7 +353,7 @@ print("hook fired after del:", fired == [True])
 # **The fix**: keep the handle and `handle.remove()` after the backward (every method here does), or
 # the reversal, which registers nothing.
 #
-# ## RuntimeError: one of the variables needed for gradient computation has been modified by an inplace operation (f changes its input in place)
+# ## RuntimeError: one of the variables needed for gradient computation has been modified by an inplace operation, or "… is a view and is being modified inplace" (f changes its input in place)
 #
 # **What differs**: `f` starts with an in-place operation on `x` (`x.relu_()`, `nn.ReLU(inplace=True)`).
 # With `g` ending in a Linear layer (nothing saved `x`), the two passes, the hook and `autograd.grad`
@@ -395,14 +409,28 @@ print("after relu_: alias by", type(alias.grad_fn).__name__, "and x by", type(x.
 
 # %%
 f_cloned = lambda x, y: pt_tanh.f(x.clone().relu_(), y)  # noqa: E731
-print(catalogue.measure("… g ends in Tanh, fixed: f(x.clone(), y)",
+print(catalogue.measure("… Tanh, fixed: f(x.clone(), y)",
                         lambda m: grads_after(m, pt_tanh.g, pt_tanh.features, f_cloned)))
+
+# %% [markdown]
+# The two passes themselves hide a trap: `x.detach()` shares `x`'s storage, so the first pass's
+# in-place change is made to `x`, and the second pass evaluates `f` at the changed `x`. `relu_` gives
+# the same values a second time; an operation that does not (`x.mul_(2)`) makes the two passes two
+# evaluations of `f` at two points, with no error. Against the two passes of the fixed `f(x.clone(), y)`,
+# the one-pass methods are then the right ones (the alias hook still loses its flip):
+
+# %%
+f_doubling = lambda x, y: p.f(x.mul_(2), y)  # noqa: E731
+cloned = grads_after(two_pass, p.g, p.features, lambda x, y: p.f(x.clone().mul_(2), y))
+print(catalogue.measure("f in place, x.mul_(2), vs two passes of f(x.clone(), y)",
+                        lambda m: grads_after(m, p.g, p.features, f_doubling), reference=cloned))
 
 # %% [markdown]
 # ## RuntimeError: cannot register a hook on a tensor that doesn't require gradient (x computed under no_grad)
 #
 # **What differs**: `x` was computed under `torch.no_grad()` (a cached feature, a target). Each method
-# fails with its own message — except the reversal, which runs and trains `g` through `y` only:
+# fails with its own message — except the reversal, which runs and trains `g` through `y` only. The
+# row compares with `l1 = f(x.detach(), y)` backpropagated alone (what is left of the two passes):
 
 # %%
 def x_without_grad():
@@ -416,8 +444,9 @@ for name, method in CASE_METHODS.items():
         print(f"{name:14}", end=" ")
         with expect_error(RuntimeError):
             grads_after(method, p.g, x_without_grad, p.f)
-print(catalogue.measure("x computed under no_grad",
-                        lambda m: grads_after(m, p.g, x_without_grad, p.f)))
+l1_alone = grads_after(lambda x, y, f, extra: f(x.detach(), y).backward(), p.g, x_without_grad, p.f)
+print(catalogue.measure("x computed under no_grad (vs l1 alone)",
+                        lambda m: grads_after(m, p.g, x_without_grad, p.f), reference=l1_alone))
 
 # %% [markdown]
 # **Why**: `x` has no `grad_fn` and does not require grad, so `l2 = −f(x, y.detach())` has nothing to
@@ -441,8 +470,8 @@ for name, method in CASE_METHODS.items():
     ratio = {k: float((t.grad * reference[k]).sum() / reference[k].pow(2).sum())
              for k, t in (("x", x), ("y", y))}  # t.grad = ratio × the two passes' t.grad
     print(f"{name:14} x.grad = {ratio['x']:.1f} × two passes', y.grad = {ratio['y']:.1f} ×")
-    retained[name] = f"{ratio['x']:.0f}×, {ratio['y']:.0f}×"
-print(catalogue.record("retain_grad: x.grad, y.grad", retained))
+    retained[name] = f"x {ratio['x']:.0f}×, y {ratio['y']:.0f}×"
+print(catalogue.record("retain_grad: x.grad, y.grad (× two passes')", retained))
 
 # %% [markdown]
 # **Why**: the `autograd.grad` method makes two engine calls, and a retained gradient is filled by
@@ -461,9 +490,9 @@ for name, method in CASE_METHODS.items():
     seen.clear()
     grads_after(method, p.g, p.features, p.f)
     print(f"{name:14} calls: {len(seen)}, grad_output:", [fmt(t) for t in seen])
-    fired[name] = " ".join(f"{float(t):+.0f}" for t in seen)
+    fired[name] = ", then ".join(f"{float(t):+.0f}" for t in seen)
 handle.remove()
-print(catalogue.record("module backward hook on f: grad_output", fired))
+print(catalogue.record("module hook on f: grad_output per call", fired))
 
 # %% [markdown]
 # **Why**: the two passes run `f`'s backward twice, the second from `l2 = −f` (grad_output −1); in one
@@ -487,29 +516,33 @@ def spectral_problem():
     return q
 
 
-def spectral_run(method):
+def spectral_run(method, training=True):
     q = spectral_problem()
+    q.f.train(training)  # eval(): the vectors are read, not updated
     return grads_after(method, q.g, q.features, q.f)
 
 
 print(catalogue.measure("f with spectral_norm (training)", spectral_run))
+print(catalogue.measure("… fixed: f.eval()", lambda m: spectral_run(m, training=False)))
 
 # %%
 class QueueCritic:
     """f plus a contrastive term of x against a queue of earlier y's; each call enqueues y."""
 
-    def __init__(self, f, bank):
-        self.f, self.bank = f, bank.clone()
+    def __init__(self, f, bank, enqueue=True):
+        self.f, self.bank, self.enqueue = f, bank.clone(), enqueue
 
     def __call__(self, x, y):
         out = self.f(x, y) + torch.logsumexp(x @ self.bank.T, dim=1).mean()
-        self.bank = torch.cat([self.bank[len(y):], y.detach()])  # the state: enqueue y
+        if self.enqueue:  # the state: enqueue y
+            self.bank = torch.cat([self.bank[len(y):], y.detach()])
         return out
 
 
 bank = torch.randn(32, 6, generator=torch.Generator().manual_seed(2))
-print(catalogue.measure("f with a memory queue",
-                        lambda m: grads_after(m, p.g, p.features, QueueCritic(p.f, bank))))
+for enqueue, case in ((True, "f with a memory queue"), (False, "… fixed: enqueue outside f")):
+    print(catalogue.measure(case, lambda m: grads_after(m, p.g, p.features,
+                                                        QueueCritic(p.f, bank, enqueue))))
 
 # %% [markdown]
 # **Why**: not a question of autograd: the two passes compute a different `f` the second time.
@@ -517,9 +550,11 @@ print(catalogue.measure("f with a memory queue",
 # tensor is accessed with the module on training mode"
 # ([docs](https://docs.pytorch.org/docs/stable/generated/torch.nn.utils.parametrizations.spectral_norm.html));
 # the queue has the first pass's `y` in it when the second pass runs.
-# **The fix**: one pass is usually what you mean (one step, one update of the state). To reproduce
-# the two passes, restore the state between them (as for dropout, below); to compare methods, put
-# `f` in a mode that does not update it (`f.eval()` for spectral_norm).
+# **The fix**: one pass is usually what you mean (one step, one update of the state). For the two
+# passes' numbers to be one step's, update the state once per step, outside `f`: `f.eval()` for
+# spectral_norm (its vectors are then read, not updated), and enqueue after the backward for the queue
+# — then every method agrees (the "fixed" rows). Or restore the state between the passes (as for
+# dropout, below).
 #
 # ## Dropout: two passes draw two masks
 #
@@ -571,11 +606,12 @@ print("two passes with the RNG restored vs one pass: max |Δ| =",
 def batchnorm_run(method):
     q = small_problem(trainable=True, batchnorm=True)  # fresh running statistics
     grads = grads_after(method, q.g, q.features, q.f)
-    bn = q.f.net[1]
+    bn, (x, y) = q.f.net[1], q.features()
+    batch_mean = q.f.net[0](torch.cat([x, y], dim=1)).mean(0).detach()  # what BatchNorm saw
     gamma = bn.weight.grad
     gamma = "None" if gamma is None else f"Σ|grad| = {float(gamma.abs().sum()):.4f}"
-    print(f"{method.__name__:17} num_batches_tracked = {int(bn.num_batches_tracked)},",
-          "γ's .grad:", gamma)
+    print(f"{method.__name__:17} num_batches_tracked = {int(bn.num_batches_tracked)}, running_mean =",
+          f"{float((bn.running_mean / batch_mean).mean()):.2f} × batch mean, γ's .grad:", gamma)
     return grads
 
 
@@ -583,8 +619,11 @@ print(catalogue.measure("f with BatchNorm (training)", batchnorm_run))
 
 # %% [markdown]
 # **Why**: each evaluation in training mode updates `running_mean` and `running_var`
-# (momentum 0.1: 0.19 × the batch mean after two updates from zeros, 0.1 × after one).
-# **The fix**: one pass is usually what you mean; else freeze the statistics for the second pass.
+# (momentum 0.1, from zeros: 0.1 × the batch mean after one update, 0.19 × after two). In training
+# mode the forward uses the batch's own statistics, so `g`'s gradients are not affected.
+# **The fix**: one pass is usually what you mean (one update per step). To make two passes do the
+# same, save `running_mean`, `running_var` and `num_batches_tracked` before the second pass and copy
+# them back after it.
 #
 # ## Mixed precision: one-pass gradients differ under autocast (bf16)
 #
@@ -599,18 +638,23 @@ def under_autocast(cache_enabled):
 
 
 reference = under_autocast(True)(two_pass)
-bf16 = {n: max_abs_diff(under_autocast(True)(m), reference) for n, m in CASE_METHODS.items()}
-print(catalogue.record("autocast bf16", {n: "0" if d == 0 else ("< 1e-3" if d < 1e-3 else d)
-                                         for n, d in bf16.items()}))
+runs = {n: under_autocast(True)(m) for n, m in CASE_METHODS.items()}
+bf16 = {n: max_abs_diff(got, reference) for n, got in runs.items()}
+units = {n: rounding_units(got, reference) for n, got in runs.items()}  # |Δ| / (2⁻⁸ |two-pass|)
+print(catalogue.record("autocast bf16", {n: "0" if bf16[n] == 0 else (
+    "bf16 rounding" if units[n] <= 1 else bf16[n]) for n in CASE_METHODS}))
 print(catalogue.measure("autocast bf16, cache_enabled=False", under_autocast(False)))
 print("largest |gradient|:", fmt(max(float(t.abs().max()) for t in reference.values())))
 
 # %% [markdown]
-# The numbers on this machine (bf16 arithmetic differs between CPUs, so they are not compared):
+# "bf16 rounding": every entry differs from the two passes' by at most 2⁻⁸ of its value — half a
+# bf16 unit in the last place, one rounding. That bound is what holds on every CPU; the numbers
+# themselves depend on the CPU's bf16 arithmetic, so they are printed but not compared:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-print({n: f"{d:.2g}" for n, d in bf16.items()})
+print("max |Δ|:", {n: f"{d:.2g}" for n, d in bf16.items()})
+print("max |Δ| / (2⁻⁸ |two-pass entry|):", {n: f"{u:.2f}" for n, u in units.items()})
 
 # %% [markdown]
 # **Why**: inside an autocast region the bf16 copy of each fp32 weight is cached, so `g(a)` and
@@ -618,16 +662,23 @@ print({n: f"{d:.2g}" for n, d in bf16.items()})
 # before the cast back to fp32; in two passes each backward reaches the cast through one call only,
 # and the two contributions are summed in fp32 (in `.grad`). With `cache_enabled=False` each call
 # casts for itself, and every method agrees exactly. **The fix**: `cache_enabled=False` if you need
-# the two passes' bits; otherwise the difference is bf16 rounding (the size of the last bf16 bits of
-# gradients as large as the one printed).
+# the two passes' bits; otherwise the difference is one bf16 rounding of each weight's gradient.
 #
 # ## Summary
 #
-# Max |Δ| of `g`'s gradients against the two passes (the create_graph rows: of ∂P/∂w; the finite
-# differences row: against finite differences; the leaf row: of `x.grad` over 4 steps), per method —
-# each column the same function in every row. `0`: bitwise equal; `< 1e-5`: rounding; `raises`: see
-# the section; the retain_grad row: `x.grad` and `y.grad` as multiples of the two passes'; the module
-# hook row: the `grad_output` of each call.
+# One row per case (the section's title, shortened), one column per method — each column the same
+# function in every row (the table at the top). A cell is, unless the row's name says otherwise, the
+# max |Δ| of `g`'s gradients against the two passes:
+#
+# - `0`: bitwise equal; `< 1e-5`: equal up to float32 rounding; a number: max |Δ| (2 significant digits);
+# - `raises`: the method raises (the section prints the error); `runs`: it runs where the reference raises;
+# - `bf16 rounding`: nonzero, every entry within 2⁻⁸ of its value, one bf16 rounding (autocast);
+# - `differs`: other numbers, how much depends on the machine's random masks (dropout);
+# - rows that say what else they compare: `∂P/∂w` (the create_graph rows, against the two passes or
+#   finite differences), `x.grad` over 4 steps (the leaf row), `vs l1 alone` (no_grad), `vs two passes
+#   of f(x.clone(), y)` (an in-place `f` whose two passes are wrong), `x.grad` and
+#   `y.grad` as multiples of the two passes' (retain_grad), the `grad_output` each call of `f`'s module
+#   backward hook sees (module hook); `… fixed:` rows apply the section's fix to the case above them.
 
 # %%
 catalogue

@@ -12,6 +12,7 @@ from helpers.cases import (
     grads_after,
     hook_on_alias,
     max_abs_diff,
+    rounding_units,
     small_problem,
     two_pass,
 )
@@ -104,3 +105,39 @@ def test_catalogue_records_numbers_errors_and_prints_a_table():
         cat.record("short", {"two-pass": 0.0})
     with pytest.raises(ValueError, match="other keys"):
         max_abs_diff({"a": torch.zeros(1)}, {"b": torch.zeros(1)})
+
+
+def test_rounding_units_measures_differences_in_units_of_the_value():
+    want = {"w": torch.tensor([1.0, -2.0, 0.0])}
+    assert rounding_units(want, want) == 0.0
+    assert rounding_units({"w": torch.tensor([1.0 + 2 ** -8, -2.0, 0.0])}, want) == pytest.approx(1.0)
+    assert rounding_units({"w": torch.tensor([1.0, -2.0 - 2 ** -8, 0.0])}, want) == pytest.approx(0.5)
+    assert rounding_units({"w": torch.tensor([1.0, -2.0, 1e-9])}, want) == float("inf")
+    assert rounding_units({"w": torch.tensor([1.01, -2.0, 0.0])}, want, unit=0.01) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="other keys"):
+        rounding_units({"a": torch.zeros(1)}, {"b": torch.zeros(1)})
+
+
+def test_autocast_one_pass_differs_by_at_most_one_bf16_rounding_and_not_without_the_cache():
+    p = small_problem()
+
+    def run(method, cache):
+        with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=cache):
+            return grads_after(method, p.g, p.features, p.f)
+
+    for cache in (True, False):
+        want = run(two_pass, cache)
+        for name, method in CASE_METHODS.items():
+            got = run(method, cache)
+            assert rounding_units(got, want) <= 1.0, (name, cache)
+            if not cache:
+                assert max_abs_diff(got, want) == 0.0, name
+
+
+def test_an_inplace_f_makes_the_two_passes_evaluate_f_at_two_points():
+    p = small_problem()
+    doubling = lambda x, y: p.f(x.mul_(2), y)  # noqa: E731  x.detach() shares x's storage
+    intended = grads_after(two_pass, p.g, p.features, lambda x, y: p.f(x.clone().mul_(2), y))
+    assert max_abs_diff(grads_after(two_pass, p.g, p.features, doubling), intended) > 1e-3
+    assert max_abs_diff(grads_after(CASE_METHODS["hook on x"], p.g, p.features, doubling), intended) < 1e-6
+    assert max_abs_diff(grads_after(hook_on_alias, p.g, p.features, doubling), intended) > 1e-3
