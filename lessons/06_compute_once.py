@@ -62,8 +62,6 @@ else:
     raise RuntimeError("helpers/ not found: start Jupyter from the repository (see README)")
 
 # %%
-
-# %%
 import torch
 
 from helpers import (check, collect_grads, compare_gradients, expect_error, fmt, format_bytes,
@@ -162,10 +160,12 @@ compare_gradients(results, reference="two-pass", decimals=4)
 #
 # ### Does the reference need `retain_graph=True`?
 #
-# Not here: `x = g(a)` and `y = g(b)` are two calls of `g`, so the two backward passes use disjoint
-# parts of the graph. The fair baseline for timing is therefore the two passes **without** it
-# (`two_pass_no_retain`). If `g` runs once on the batch and is split, both passes go through the same
-# nodes, and the second needs what the first freed (lesson 03); the one-pass methods run either way:
+# Not here: `x = g(a)` and `y = g(b)` are two calls of `g` on data (`a` and `b` carry no graph of
+# their own), so the two backward passes use disjoint parts of the graph. The fair baseline for
+# timing is therefore the two passes **without** it (`two_pass_no_retain`). If `g` runs once on the
+# batch and is split, both passes go through the same nodes, and the second needs what the first
+# freed (lesson 03) — as it does when `a` and `b` come from one shared encoder. The one-pass methods
+# run either way:
 
 # %%
 def batched_features():
@@ -190,8 +190,9 @@ print("one call of g: hook, autograd.grad and reversal run without retain_graph"
 #
 # ### `f`'s own parameters θ: zeros, `None`, or ∂f/∂θ
 #
-# If `f` has trainable parameters θ (not `g`'s), the two passes give them
-# ∂f/∂θ − ∂f/∂θ = exactly 0; one backward of `f(x, y)` gives ∂f/∂θ; `autograd.grad` writes nothing:
+# If `f` has trainable parameters θ (not `g`'s), the two passes give them ∂f/∂θ − ∂f/∂θ = exactly 0
+# (for a deterministic `f`: no dropout, no state); one backward of `f(x, y)` gives ∂f/∂θ;
+# `autograd.grad` writes nothing:
 
 # %%
 trainable = make_problem(n=64, width=32, trainable_f=True)
@@ -203,10 +204,11 @@ for name, method in METHODS.items():
     trainable.f.zero_grad(set_to_none=True)
 
 # %% [markdown]
-# Zeros and `None` are not the same to an optimizer: PyTorch's optimizers skip a parameter whose
-# `.grad` is `None` but step on zeros, so after the two passes SGD with momentum and AdamW still
-# move θ ([the catalogue](11_one_pass_vs_two.ipynb) shows the step). If θ should not learn from
-# these losses, ask backward for `g`'s parameters only (lesson 04):
+# Zeros and `None` are not the same to an optimizer: `torch.optim`'s optimizers skip a parameter
+# whose `.grad` is `None` but step on zeros, so after the two passes AdamW still moves θ (its default weight
+# decay), and SGD with momentum and Adam move it once earlier steps have filled their buffers — as
+# when θ also learns from a loss of its own ([the catalogue](11_one_pass_vs_two.ipynb) shows the
+# step). If θ should not learn from these losses, ask backward for `g`'s parameters only (lesson 04):
 # `f(reverse_grad(x), y).backward(inputs=list(g.parameters()))` leaves θ's `.grad` as it was. This
 # holds only while θ is not `g`'s: where `f` re-applies `g` (tied weights), only `autograd.grad` is
 # exact — [the catalogue](11_one_pass_vs_two.ipynb) measures it.
@@ -249,8 +251,9 @@ compare_gradients({name: run_method(m, small) for name, m in {"two-pass + r": tw
 # ### A hook that stays registered
 #
 # A tensor hook lives as long as what holds it (on a non-leaf, `x.grad_fn`). The accepted answer
-# never removes its hook. On a leaf `x` reused every step — learned embeddings, say — each step adds
-# one more, and the sign alternates (here `f = Σ x·y`: the wanted `x.grad` is `−y`):
+# never removes its hook. On a leaf `x` reused every step — an `nn.Parameter` used directly as `x`,
+# such as learned prototypes — each step adds one more, and the sign alternates (here `f = Σ x·y`:
+# the wanted `x.grad` is `−y`):
 
 # %%
 def accepted_answer(x, y, f):  # as posted: the hook is never removed
@@ -294,11 +297,26 @@ for name, n_bytes in saved.items():
     print(f"{name:14} {format_bytes(n_bytes):>9} = g + {(n_bytes - g_bytes) / f_bytes:.3f} × f")
 
 # %% [markdown]
-# The two passes save `f`'s activations twice, one pass once — bytes saved over the step, not the
-# peak (a backward frees what its graph saved unless `retain_graph=True`, lesson 03). The saving is
-# `f`'s share, and only where `f`'s parts see both inputs: with a separable `f = h(x) + k(y)` and
-# `f`'s parameters frozen, `l1 = f(x.detach(), y)` saves only `k`'s activations and `l2` only `h`'s,
-# so one pass saves no bytes at all (the benchmark below measures it: 1.000×).
+# Here the two passes save `f`'s activations twice, one pass once — bytes saved over the step, not
+# the peak (a backward frees what its graph saved unless `retain_graph=True`, lesson 03). That is
+# exact when `f` combines `x` and `y` before it saves anything (this critic concatenates them), so
+# each pass saves what one pass saves. An op that takes `x` and `y` as separate operands saves for
+# each only what the other's gradient needs: for `f = Σ x·y`, `l1` saves `x`, `l2` saves `y`, one
+# pass both — no bytes saved:
+
+# %%
+def f_product(x, y):  # x and y enter one product as separate operands
+    return (x * y).sum()
+
+
+for name in ("two-pass", "reversal"):
+    n_bytes = saved_tensor_bytes(lambda: METHODS[name](*problem.features(), f_product), exclude=params)
+    print(f"f = Σ x·y, {name:9} {format_bytes(n_bytes - g_bytes):>9} beyond g")
+
+# %% [markdown]
+# A separable `f = h(x) + k(y)` (parameters frozen) saves nothing either: `l1` saves only `k`'s
+# activations, `l2` only `h`'s. The benchmark's attention-like `f` lies between: its two passes save
+# 1.75 × `f`'s one-pass bytes at 256 rows, 1.90 × at 1,024.
 #
 # **Time**: each method against the fair baseline (`two_pass_no_retain`), interleaved, median of 5
 # runs. It depends on the machine, its load, the device and the sizes, so this output is not compared:
@@ -317,11 +335,11 @@ for name, t in timings.items():
 # One pass runs `f`'s forward once instead of twice, and its backward once to both inputs instead of
 # once to each. So its time is at best (G + F) / (G + Fx + Fy) of the fair baseline, with G `g`'s
 # forward and backward, F `f`'s forward and backward, Fx and Fy `f`'s forward and backward to one
-# input: near ½ when `f` dominates and each of its parts sees both inputs, as here.
+# input: near ½ when `f` dominates and its backward to one input costs as much as to both, as here.
 # `benchmarks/compute_once.py` measures that limit and the methods for four shapes of `f` (the
-# README's "Lesson 06 in numbers"): this critic and an attention-like `f` gain about half the time and
-# one copy of `f`'s activations; a separable `f = h(x) + k(y)` saves only its second forward and no
-# bytes; an `f` much cheaper than `g` next to nothing.
+# README's "Lesson 06 in numbers", measured on a loaded machine): this critic gains about half the
+# time, an attention-like `f` a little less (limit ≈ 0.6); a separable `f = h(x) + k(y)` saves only
+# its second forward; an `f` much cheaper than `g` next to nothing.
 
 # %% [markdown]
 # ## Summary
@@ -334,7 +352,8 @@ for name, t in timings.items():
 # | reversal | yes | ∂f/∂θ | exact | — |
 #
 # With `backward(inputs=list(g.parameters()))`, θ's `.grad` is left as it was. One pass saves `f`'s
-# forward and backward and one copy of its activations — `f`'s share of the step, no more. Use the
+# second forward, part of its backward and at most one copy of its activations — `f`'s share of the
+# step, no more, and less where `x` and `y` meet only as separate operands. Use the
 # reversal when `x` has other uses or you want the code to say where the flip happens; the hook,
 # with its handle removed, when `x` feeds only `f`. Anything else: [the catalogue](11_one_pass_vs_two.ipynb).
 
