@@ -522,7 +522,7 @@ def spectral_run(method, training=True, redraw=True):
     q.f.train(training)  # eval(): the vectors are read, not updated
     return grads_after(method, q.g, q.features, q.f)
 
-
+# %%
 print(catalogue.measure("f with spectral_norm, vectors as registered",
                         lambda m: spectral_run(m, redraw=False)))
 print(catalogue.measure("f with spectral_norm, vectors redrawn", spectral_run))
