@@ -46,8 +46,8 @@
 # | "Trying to backward through the graph a second time" from the `autograd.grad` method | y depends on x |
 # | a gradient penalty (`create_graph=True`) disagrees | A gradient penalty through the trick |
 # | a leaf's gradient alternates in sign from step to step | A leaf's gradient changes sign every step |
-# | "modified by an inplace operation", "is a view and is being modified inplace" | RuntimeError: one of the variables needed … (f changes its input in place) |
-# | "cannot register a hook on a tensor that doesn't require gradient" | RuntimeError: cannot register a hook … (x computed under no_grad) |
+# | "modified by an inplace operation", "is a view and is being modified inplace", or no error and `f` changes `x` in place | RuntimeError: one of the variables needed … (f changes its input in place) |
+# | "cannot register a hook on a tensor that doesn't require gradient", "element 0 of tensors does not require grad" when `x` came from `no_grad` | RuntimeError: cannot register a hook … (x computed under no_grad) |
 # | `x.grad` is 0, `y.grad` doubled | x.grad is 0 and y.grad doubled after retain_grad() |
 # | a module hook on `f` fires twice, or once | A module backward hook on f fires twice |
 # | one-pass and two-pass numbers differ with spectral_norm, a queue, dropout, BatchNorm, autocast | f with state · Dropout · BatchNorm · Mixed precision |
@@ -426,7 +426,7 @@ print(catalogue.measure("f in place, x.mul_(2), vs two passes of f(x.clone(), y)
                         lambda m: grads_after(m, p.g, p.features, f_doubling), reference=cloned))
 
 # %% [markdown]
-# ## RuntimeError: cannot register a hook on a tensor that doesn't require gradient (x computed under no_grad)
+# ## RuntimeError: cannot register a hook on a tensor that doesn't require gradient, or "element 0 of tensors does not require grad and does not have a grad_fn" (x computed under no_grad)
 #
 # **What differs**: `x` was computed under `torch.no_grad()` (a cached feature, a target). Each method
 # fails with its own message — except the reversal, which runs and trains `g` through `y` only. The
