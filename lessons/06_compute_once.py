@@ -64,7 +64,7 @@ else:
 # %%
 import torch
 
-from helpers import (check, collect_grads, compare_gradients, expect_error, fmt, format_bytes,
+from helpers import (check, compare_gradients, expect_error, fmt, format_bytes,
                      pick_device, saved_tensor_bytes, seed_everything, show_source, time_methods)
 from helpers.compute_once import (METHODS, abs_difference, make_problem, reverse_grad, run_method,
                                   seed_example, two_pass_no_retain)
@@ -348,7 +348,7 @@ for name, t in timings.items():
 # |---|---|---|---|---|
 # | two passes | no (the reference) | zeros | exact | — |
 # | hook on `x` | yes | ∂f/∂θ | **flips it too** | **flips later backwards**: remove it |
-# | `autograd.grad` + `backward` | yes | `None` | exact if pushed along | — |
+# | `autograd.grad` + `backward` | yes | `None` | exact if `r(x)` is pushed along too | — |
 # | reversal | yes | ∂f/∂θ | exact | — |
 #
 # With `backward(inputs=list(g.parameters()))`, θ's `.grad` is left as it was. One pass saves `f`'s
