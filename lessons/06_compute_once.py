@@ -355,7 +355,8 @@ for name, t in timings.items():
 # second forward, part of its backward and at most one copy of its activations — `f`'s share of the
 # step, no more, and less where `x` and `y` meet only as separate operands. Use the
 # reversal when `x` has other uses or you want the code to say where the flip happens; the hook,
-# with its handle removed, when `x` feeds only `f`. Anything else: [the catalogue](11_one_pass_vs_two.ipynb).
+# with its handle removed, when `x` feeds only `f`. Anything else: the catalogue's
+# [summary table](11_one_pass_vs_two.ipynb#Summary).
 
 # %% [markdown]
 # ## Exercises
