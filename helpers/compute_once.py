@@ -35,6 +35,7 @@ __all__ = [
     "run_method",
     "seed_example",
     "two_pass",
+    "two_pass_no_retain",
 ]
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -82,6 +83,14 @@ def two_pass(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
     l1.backward(retain_graph=True)  # as in the question; lesson 06, section 2, shows when it is needed
     l2 = -f(x, y.detach())
     l2.backward()
+
+
+def two_pass_no_retain(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
+    """The fair baseline: the two passes without ``retain_graph``. Valid when ``x`` and ``y`` share no
+    node of the graph (two calls of ``g``): the first backward frees only what the second does not need.
+    Where they share nodes (one call of ``g``, then split) the second backward raises instead."""
+    f(x.detach(), y).backward()
+    (-f(x, y.detach())).backward()
 
 
 def hook_on_x(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
@@ -176,7 +185,7 @@ class Problem:
     g: nn.Module
     a: torch.Tensor
     b: torch.Tensor
-    f: PairCritic
+    f: nn.Module  # a PairCritic in the lessons; any f(x, y) module in the benchmark
 
     def features(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``x = g(a)`` and ``y = g(b)``: two calls of the shared module, as in the question."""

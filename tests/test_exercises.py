@@ -775,6 +775,24 @@ def _twice_through_f(x, y, f, extra):
     torch.autograd.backward([x, y, extra(x)], [-gx, gy, torch.ones(())])
 
 
+def _reversal_scaled_2_extra(x, y, f, extra):
+    (f(reverse_grad(x, 2.0), y) + extra(x)).backward()
+
+
+def _reversal_scaled_half_extra(x, y, f, extra):
+    (f(reverse_grad(x, 0.5), y) + extra(x)).backward()
+
+
+def _hook_times_minus_2_extra(x, y, f, extra):
+    handle = x.register_hook(lambda g: -2 * g)
+    (f(x, y) + extra(x)).backward()
+    handle.remove()
+
+
+def _everything_negated_extra(x, y, f, extra):
+    (-(f(reverse_grad(x), y) + extra(x))).backward()
+
+
 def _one_pass_reversal_inputs(x, y, f, g):
     f(reverse_grad(x), y).backward(inputs=list(g.parameters()))
 
@@ -840,12 +858,32 @@ def _theta_frozen_and_restored(x, y, f, g):
     f.requires_grad_(True)
 
 
+def _hook_and_negated_extra(x, y, f, extra):  # right, oddly: the hook flips -extra back to +extra
+    handle = x.register_hook(lambda g: -g)
+    (f(x, y) - extra(x)).backward()
+    handle.remove()
+
+
+def _grads_accumulated_by_hand(x, y, f, g):
+    params = list(g.parameters())
+    for p, gp in zip(params, torch.autograd.grad(f(reverse_grad(x), y), params)):
+        p.grad = gp if p.grad is None else p.grad + gp
+
+
+def _theta_grads_restored_by_reference(x, y, f, g):  # wrong: backward adds into those very tensors
+    saved = [p.grad for p in f.parameters()]
+    f(reverse_grad(x), y).backward()
+    for p, s in zip(f.parameters(), saved):
+        p.grad = s
+
+
 RIGHT |= {
-    "06.1": [4, 4.0, torch.tensor(4.0), np.float64(4.0), [4.0]],
+    "06.1": [4, 4.0, torch.tensor(4.0), np.float64(4.0), [4.0],
+             torch.tensor([[4.0]], dtype=torch.float16, requires_grad=True), np.array([[4.0]])],
     "06.2": [solution_function("06.2")(), _one_pass_view_hook, _one_pass_grad_then_backward,
-             _one_pass_grad_three_roots, _one_pass_detach_trick],
+             _one_pass_grad_three_roots, _one_pass_detach_trick, _hook_and_negated_extra],
     "06.3": [solution_function("06.3")(), _one_pass_reversal_inputs, _one_pass_grad_method, _one_pass_grad_inputs,
-             _theta_frozen_and_restored],
+             _theta_frozen_and_restored, _grads_accumulated_by_hand],
 }
 
 WRONG += [
@@ -865,6 +903,10 @@ WRONG += [
     ("06.2", _no_extra, "extra(x) got no gradient"),
     ("06.2", _twice_through_f, "backpropagated through f 2 times"),
     ("06.2", _raises, "one_pass raised RuntimeError"),
+    ("06.2", _reversal_scaled_2_extra, "multiplied by -2, not by −1: reverse_grad(x, 2)"),
+    ("06.2", _reversal_scaled_half_extra, "reversal scaled by λ = 0.5"),
+    ("06.2", _hook_times_minus_2_extra, "multiplied by -2, not by −1 (and so is extra's"),
+    ("06.2", _everything_negated_extra, "every sign is off"),
     ("06.2", lambda x, y, f, extra: f(x, y), "got no gradient"),
     ("06.3", None, "Not answered yet"),
     ("06.3", _placeholder, "Not answered yet"),
@@ -878,6 +920,7 @@ WRONG += [
     ("06.3", _nothing_flipped_inputs, "nothing is flipped"),
     ("06.3", _grads_assigned, "existing gradients were overwritten"),
     ("06.3", _theta_frozen, "θ no longer requires grad"),
+    ("06.3", _theta_grads_restored_by_reference, "θ's existing gradients changed"),
     ("06.3", _raises, "one_pass raised RuntimeError"),
 ]
 

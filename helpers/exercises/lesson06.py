@@ -106,6 +106,18 @@ def _check_06_2(answer: Any) -> str:
     if _all_close(got, _combine((1, two), (1, ext))):
         return ("f evaluated once and backpropagated once; g's parameters got the two-pass gradients "
                 "plus extra(x)'s, unflipped.")
+    x_path = _combine((0.5, plain), (-0.5, two))  # what f sends back through x, unflipped
+    for scale in (2.0, 0.5):
+        reversal_scaled = _combine((1, plain), (-1 - scale, x_path), (1, ext))
+        hook_scaled = _combine((1, plain), (-1 - scale, x_path), (-scale, ext))
+        if _all_close(got, reversal_scaled) or _all_close(got, hook_scaled):
+            where = "" if _all_close(got, reversal_scaled) else " (and so is extra's: a hook on x)"
+            raise Hint(f"the gradient f sends to x is multiplied by {-scale:g}, not by −1{where}: "
+                       f"reverse_grad(x, {scale:g}) is a reversal scaled by λ = {scale:g}; the two passes "
+                       "are λ = 1, reverse_grad(x).")
+    if _all_close(got, _combine((-1, two), (-1, ext))):
+        raise Hint("every sign is off: the gradients are the negative of the wanted ones — you minimised "
+                   "−(f(x.detach(), y) − f(x, y.detach()) + extra(x)). Flip only what f sends to x.")
     if _all_close(got, _combine((1, two), (-1, ext))):
         raise Hint("extra's gradient is flipped too: a hook on x flips everything that reaches x; apply "
                    "reverse_grad(x) only where x enters f.")
