@@ -113,6 +113,7 @@ def _worker(rank: int, world_size: int, port: int, backend: str, timeout: float,
         torch.set_num_threads(1)  # N processes share the machine's cores
         os.environ["MASTER_ADDR"] = "127.0.0.1"
         os.environ["MASTER_PORT"] = str(port)
+        os.environ.setdefault("LOCAL_RANK", str(rank))  # one machine: as torchrun sets it
         loopback = loopback_interface()
         if backend == "gloo" and loopback is not None:  # gloo's own connections on loopback too
             os.environ.setdefault("GLOO_SOCKET_IFNAME", loopback)
