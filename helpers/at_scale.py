@@ -356,9 +356,10 @@ class Table:
 # --- DDP and torch.compile (lesson 09) -------------------------------------------------------------------
 
 def compile_ddp_experiments(rank: int, world_size: int) -> dict[str, dict]:
-    """Lesson 09, on the ranks: ``torch.compile(DDP(g))`` and ``DDP(torch.compile(g))`` with the two
-    passes and the reversal. Per case: ``("ok", grads)`` or the error, and how many graphs Dynamo handed
-    to the backend (a counting wrapper around ``aot_eager``)."""
+    """Lesson 09, on the ranks: ``torch.compile(DDP(g))`` and ``DDP(torch.compile(g))``, each compiled
+    once and run with the two passes and with the reversal (both call the same forward of ``g``). Per
+    case: ``{"result": ("ok", grads) or ("error", text), "graphs": n}``, ``n`` the graphs Dynamo handed
+    to the backend for that wrapping (a counting wrapper around ``aot_eager``)."""
     import torch._dynamo
     from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -370,17 +371,21 @@ def compile_ddp_experiments(rank: int, world_size: int) -> dict[str, dict]:
 
     problem = ddp_problem(world_size)
     ((a, b),) = _micro(problem, rank, 1)
+    initial = {k: v.clone() for k, v in problem.g.state_dict().items()}
     wrappings = {"compile(DDP(g))": lambda g: torch.compile(DDP(g), backend=counting_backend),
                  "DDP(compile(g))": lambda g: DDP(torch.compile(g, backend=counting_backend))}
     out: dict[str, dict] = {}
     for wrap_name, wrap in wrappings.items():
+        torch._dynamo.reset()
+        graphs.clear()
+        g = ddp_problem(world_size).g
+        model = wrap(g)
         for name in ("two-pass", "reversal"):
-            torch._dynamo.reset()
-            graphs.clear()
-            g = ddp_problem(world_size).g
-            model = wrap(g)
+            g.load_state_dict(initial)
+            g.zero_grad(set_to_none=True)
             result = _outcome(lambda: (METHODS[name](model(a), model(b), problem.f), collect_grads(g))[1])
             out[f"{wrap_name}, {name}"] = {"result": result, "graphs": len(graphs)}
+    torch._dynamo.reset()
     return out
 
 

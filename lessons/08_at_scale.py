@@ -60,6 +60,7 @@ else:
 import warnings
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from helpers import (check, collect_grads, expect_error, format_bytes, saved_tensor_bytes,
                      seed_everything, show_source)
@@ -162,7 +163,8 @@ def entry(setting, method, reference):
 fsdp_counts = [ranks[0]["fsdp"][m][0] for m in METHODS]
 Table(["setting", *METHODS], [
     ["DDP, one step", *(entry("ddp", m, one_step) for m in METHODS)],
-    [f"DDP, {MICRO_BATCHES} micro-batches, no_sync", *(entry("no_sync", m, accumulated) for m in METHODS)],
+    [f"DDP, {MICRO_BATCHES} micro-batches, no_sync",
+     *(entry("no_sync", m, accumulated) for m in METHODS)],
     ["FSDP2 (fully_shard)", *(entry("fsdp", m, one_step) for m in METHODS)],
     ["FSDP2: all-gathers, reduce-scatters", *(f"{c['all-gathers']}, {c['reduce-scatters']}"
                                               for c in fsdp_counts)],
@@ -258,7 +260,7 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     x, y = problem.features()
     with expect_error(RuntimeError, contains="incompatible with .grad()"):
-        METHODS["autograd.grad"](x, y, lambda u, v: torch.utils.checkpoint.checkpoint(problem.f, u, v))
+        METHODS["autograd.grad"](x, y, lambda u, v: checkpoint(problem.f, u, v))  # no use_reentrant
 print("warned that use_reentrant should be passed explicitly:",
       any("use_reentrant parameter should be passed explicitly" in str(w.message) for w in caught))
 
@@ -272,7 +274,7 @@ params = list(problem.g.parameters()) + list(problem.f.parameters())
 def reversal_loss(checkpointed):
     x, y = problem.features()
     fn = lambda u, v: problem.f(reverse_grad(u), v)  # noqa: E731
-    return torch.utils.checkpoint.checkpoint(fn, x, y, use_reentrant=False) if checkpointed else fn(x, y)
+    return checkpoint(fn, x, y, use_reentrant=False) if checkpointed else fn(x, y)
 
 
 full = saved_tensor_bytes(lambda: reversal_loss(False), exclude=params)
@@ -305,7 +307,8 @@ def two_pass_second_unscaled(x, y, scaled_f):
 grads, _ = amp_gradients(problem, two_pass_second_unscaled)
 rows.append(["two-pass, l2 not scaled", describe_diff(max_abs_diff(grads, reference)),
              describe_diff(max_abs_diff(grads, amp_two_pass))])
-Table(["method (bf16 autocast, GradScaler)", "max |Δ| vs float32 two-pass", "vs bf16 two-pass"], rows)
+Table(["method (bf16 autocast, GradScaler)", "max |Δ| vs float32 two-pass", "vs bf16 two-pass"],
+      rows)
 
 # %%
 _, scaled = amp_gradients(problem, METHODS["reversal"])

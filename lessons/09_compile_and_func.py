@@ -117,7 +117,8 @@ report = torch._dynamo.explain(reversal_loss)(problem.a, problem.b)
 print("graphs:", report.graph_count, "| breaks:", report.graph_break_count)
 torch._dynamo.reset()
 torch.compile(reversal_loss, backend="aot_eager")(problem.a, problem.b).backward()
-print("max |Δ| vs eager two-pass:", describe_diff(max_abs_diff(collect_grads(problem.g), reference)))
+print("max |Δ| vs eager two-pass:",
+      describe_diff(max_abs_diff(collect_grads(problem.g), reference)))
 
 # %% [markdown]
 # **What to use with `torch.compile`**: compile the model (`g`, `f`) or the loss and call `backward()`
@@ -205,8 +206,9 @@ class VmapReverse(GradReverse):
     generate_vmap_rule = True  # vmap derives the batched rule from forward and backward
 
 
+vmap_flip = squared_after(lambda u: VmapReverse.apply(u, 1.0))
 print("with generate_vmap_rule, vmap(grad):",
-      fmt(torch.func.vmap(torch.func.grad(squared_after(lambda u: VmapReverse.apply(u, 1.0))))(batch)))
+      fmt(torch.func.vmap(torch.func.grad(vmap_flip))(batch)))
 
 # %% [markdown]
 # `torch.func.grad` gives −2·t = [−2, 4, −1], the gradient of Σt² flipped. `vmap` needs one more line,
@@ -225,7 +227,8 @@ print("with generate_vmap_rule, vmap(grad):",
 
 # %%
 problem = small_problem()
-weights = {p.untyped_storage().data_ptr() for p in [*problem.g.parameters(), *problem.f.parameters()]}
+parameters = [*problem.g.parameters(), *problem.f.parameters()]
+weights = {p.untyped_storage().data_ptr() for p in parameters}
 packed = []  # per saved tensor: (is it a parameter's storage?, bytes in, bytes kept)
 
 
@@ -250,8 +253,9 @@ loss.backward()
 print("tensors packed:", len(packed), "| of them parameters:", sum(w for w, _, _ in packed))
 print("bytes saved:", format_bytes(sum(b for _, b, _ in packed)), "→ kept:",
       format_bytes(sum(k for _, _, k in packed)))
+got = collect_grads(problem.g)
 print("max |Δ| vs float32 two-pass:",
-      describe_diff(max_abs_diff(collect_grads(problem.g), run_method(METHODS["two-pass"], problem))))
+      describe_diff(max_abs_diff(got, run_method(METHODS["two-pass"], problem))))
 
 # %% [markdown]
 # Every saved tensor goes through `pack` — the saved **weights** too — and the gradients differ from
@@ -289,7 +293,8 @@ for name, run in (("one backward", lambda x, y: problem.f(x, y).backward()),
     run(x, y)
     got = collect_grads(problem.g)
     print(f"{name:12}: calls {calls} (gradients given per call) | max |Δ| vs plain backward",
-          describe_diff(max_abs_diff(got, plain)), "| vs two-pass", describe_diff(max_abs_diff(got, reference)))
+          describe_diff(max_abs_diff(got, plain)), "| vs two-pass",
+          describe_diff(max_abs_diff(got, reference)))
 
 # %% [markdown]
 # With one backward the gradient stays the plain one, silently; with two passes `fn` fires twice, once
@@ -348,7 +353,8 @@ def compiled_step(name, backend):
     torch._dynamo.reset()
     problem = small_problem()
     try:
-        torch.compile(functools.partial(STEPS[name], problem), backend=backend)(problem.a, problem.b)
+        step = functools.partial(STEPS[name], problem)
+        torch.compile(step, backend=backend)(problem.a, problem.b)
     except RuntimeError as exc:
         return ["no: RuntimeError", exc]
     return ["yes", describe_diff(max_abs_diff(collect_grads(problem.g), reference))]
@@ -380,7 +386,8 @@ torch._dynamo.reset()
 problem = small_problem()
 report = torch._dynamo.explain(functools.partial(hook_step, problem))(problem.a, problem.b)
 hook_graphs = graph_ops(report.graphs)
-print("graphs:", len(hook_graphs), "| one is the hook's lambda alone, ['neg']:", ["neg"] in hook_graphs)
+print("graphs:", len(hook_graphs),
+      "| one is the hook's lambda alone, ['neg']:", ["neg"] in hook_graphs)
 
 # %% [markdown]
 # `inductor` generates C++ on the CPU and compiles it: several seconds per step here, and only where a
