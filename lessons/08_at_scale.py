@@ -132,9 +132,8 @@ print(errors["passes overlap partly (07's 5a)"].split(". ")[0] + ".")
 # copies drift apart without a warning. Row 2 is lesson 07's 5a: pass 1 reaches `d` only, pass 2 reaches
 # `d` again. Row 3 is lesson 07's own step: DDP averages `d`'s gradients from pass 1 and `g`'s and `c`'s
 # from pass 2, and trains exactly like one process. On lesson 06's problem, where pass 1 reaches all of
-# `g`, rank *r* ends with the mean of `l1`'s gradients plus its own `l2`'s (exercise 08.1).
-# `find_unused_parameters=True`, `static_graph=True` or `no_sync()` around the first backward do not
-# change how many reductions a forward gets.
+# `g`, rank *r* ends with the mean of `l1`'s gradients plus its own `l2`'s (exercise 08.1; section 2
+# shows it with accumulation).
 #
 # ## 2. The seed's problem at scale: accumulation, communication hooks, FSDP2
 #

@@ -376,10 +376,11 @@ with expect_error(RuntimeError, contains="appears to not have been used in the g
     raise results["autograd.grad"][1]
 
 # %% [markdown]
-# The hook's `lambda grad: -grad` runs during the backward that the compiled step calls, and on the CPU
-# Dynamo compiles it as a graph of its own (`graph_ops` lists what each captured graph calls). On a GPU
-# autograd runs hooks on a device thread, where Dynamo's per-thread callback is not set, so it would
-# run uncompiled there (not checked: no GPU here):
+# The hook's `lambda grad: -grad` runs during the backward that the compiled step calls. On the CPU
+# that backward runs on the calling thread, so Dynamo, whose frame callback is set per thread, compiles
+# the lambda as a graph of its own (`graph_ops` lists what each captured graph calls). On a GPU
+# autograd runs the hooks on a device thread, so we expect the lambda to run uncompiled there (not
+# checked: no GPU in this session):
 
 # %%
 torch._dynamo.reset()
