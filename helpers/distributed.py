@@ -11,7 +11,7 @@ Gloo's rank-to-rank connections bind to the address the hostname resolves to unl
 interface is found, so that on Linux and macOS nothing leaves the machine.
 
 A spawned process starts a fresh Python and *imports* ``fn``: it must be a module-level function of
-an importable module (lesson 08's live in :mod:`helpers.at_scale`), not one defined in a notebook.
+an importable module (lessons 08 and 09 keep theirs in :mod:`helpers.at_scale`), not one defined in a notebook.
 
 Every run is bounded by ``timeout`` seconds; a rank that raises has its traceback re-raised here as a
 :class:`RankFailed` naming the rank; a rank that hangs ends the run with :class:`RankTimeout`. In every

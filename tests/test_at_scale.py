@@ -45,7 +45,8 @@ def test_lesson_08_launch_shows_the_rule_and_the_cases():
     outcome = {name: [ranks[r]["rule"][name] for r in range(2)] for name in DANN_DDP_STEPS}
     (s0, p0), (s1, p1) = outcome["first pass reaches every parameter"]
     assert s0 == s1 == "ok" and (p0 - p1).abs().max() > 1e-3 and (p0 - single).abs().max() > 1e-3
-    assert all("Expected to mark a variable ready only once" in v for _, v in outcome["passes overlap partly (07's 5a)"])
+    overlap = outcome["passes overlap partly (07's 5a)"]
+    assert all("Expected to mark a variable ready only once" in v for _, v in overlap)
     for name in ("passes reach disjoint parameters (07's step)", "one pass (reversal)"):
         (s0, p0), (s1, p1) = outcome[name]
         assert s0 == "ok" and (p0 - p1).abs().max() < 1e-6 and (p0 - single).abs().max() < 1e-6, name

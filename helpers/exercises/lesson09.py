@@ -8,8 +8,7 @@ import torch
 from torch import nn
 
 from helpers.exercises import Hint, exercise
-from helpers.exercises.answers import (as_function, build_module, call, close, generator, is_placeholder,
-                                       learner_code)
+from helpers.exercises.answers import as_function, build_module, call, close, generator, is_placeholder, learner_code
 
 
 @exercise("09.1", "a gradient flip that works under vmap(grad(...))")
