@@ -100,7 +100,7 @@ def _check_09_2(answer: Any) -> str:
         with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
             loss = model(x).sum()
         got = torch.autograd.grad(loss, list(model.parameters()))
-    if not all(torch.allclose(u, v, rtol=2e-2, atol=2e-2) for u, v in zip(got, want)):
+    if not all(float((u - v).abs().max()) <= 2e-2 * float(v.abs().max()) for u, v in zip(got, want)):
         raise Hint("with your hooks the gradients are far from the plain ones: unpack must return the "
                    "saved tensor's values (in its dtype).")
     return "large saved tensors in half the bytes, small ones untouched; gradients equal to bfloat16 rounding."
