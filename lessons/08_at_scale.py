@@ -247,8 +247,8 @@ Table(["placement", "use_reentrant=False: max |Δ|", "use_reentrant=True"], list
 # %% [markdown]
 # Inside the checkpoint the hook is registered twice — in the forward and again in the recomputation —
 # and both run: −(−grad) = grad, the flip cancels, silently. (With `use_reentrant=False` both land
-# on the same `x`, which keeps the second hook afterwards; the reentrant version recomputes on a
-# detached copy of its inputs, so the second lands on the copy.) Register the hook outside, or use the
+# on the same `x`; the reentrant version recomputes on a detached copy of its inputs, so the second
+# lands on the copy — and cancels the flip all the same.) Register the hook outside, or use the
 # reversal function inside: it is part of `f`'s computation, recomputed like the rest, and flips once.
 #
 # The reentrant version also refuses `autograd.grad` (and `backward(inputs=...)`). In torch 2.13 and

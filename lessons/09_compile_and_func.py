@@ -148,7 +148,7 @@ Table(["wrapping, method", "graphs compiled", "ranks agree?", "max |Δ| vs one p
 # %% [markdown]
 # Compiling changes nothing about the rule: the two passes are as wrong as without compiling (lesson 08:
 # 0.024), the reversal is right. With `torch.compile(DDP(g))` the counting backend received **no graph**
-# in torch 2.13 and 2.14.1: the model ran eagerly, uncompiled, without an error or a warning. Compile the module
+# in torch 2.13 and 2.14.1: the model ran uncompiled, without an error. Compile the module
 # and wrap it afterwards, `DDP(torch.compile(g))`, and check that something was compiled.
 #
 # ## 3. torch.func
@@ -372,6 +372,7 @@ Table(["step", "aot_eager runs?", "max |Δ| vs eager two-pass"],
 # with all three among its outputs, so the loss's backward never passes through `x` or `y`:
 
 # %%
+print("trace_autograd_ops:", torch._dynamo.config.trace_autograd_ops)
 with expect_error(RuntimeError, contains="appears to not have been used in the graph"):
     raise results["autograd.grad"][1]
 
