@@ -238,7 +238,7 @@ for reentrant in (False, True):
         try:
             run(*problem.features())
             diff = describe_diff(max_abs_diff(collect_grads(problem.g), reference))
-            calls = f"; {len(hook_calls)} hook calls" if hook_calls else ""
+            calls = f"; hook calls: {len(hook_calls)}" if hook_calls else ""
             rows.setdefault(name, [name]).append(diff + calls)
         except RuntimeError:
             rows.setdefault(name, [name]).append("RuntimeError")
