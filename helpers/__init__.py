@@ -16,7 +16,8 @@ One job per module, each introduced by a lesson:
 * :mod:`helpers.compute_once` (lesson 06): the four ways to backpropagate through ``f(x, y)`` twice.
 * :mod:`helpers.dann` (lesson 07): domain-adversarial training on two moons, one pass versus two.
 * :mod:`helpers.distributed` (lesson 08): run a function on N processes from Jupyter, results by rank.
-* :mod:`helpers.at_scale` (lesson 08): the methods under DDP, torch.compile, checkpointing, torch.func.
+* :mod:`helpers.at_scale` (lessons 08, 09): the methods under DDP, FSDP2, checkpointing, mixed precision,
+  torch.compile, torch.func.
 * :mod:`helpers.node_hooks` (lesson 10): a trace of the order in which backward hooks run; two alias-hook methods.
 * :mod:`helpers.cases` (notebook 11, the catalogue): five methods, a small problem, the summary table.
 * :mod:`helpers.diagnose` (lesson 12): why a tensor gets no gradient, read from the graph without changing it.

@@ -1,42 +1,49 @@
-"""Lesson 08's code: the compute-once methods under DDP, torch.compile, checkpointing and torch.func.
+"""Lessons 08 and 09's code: the compute-once methods under DDP, FSDP2, checkpointing, mixed precision,
+torch.compile and torch.func.
 
-Introduced in lesson 08. The functions that ranks run (:func:`ddp_experiments`) live here because
-:func:`helpers.distributed.run_on_ranks` starts its processes with *spawn*: a new process imports the
-function it runs, so it cannot be one defined in a notebook.
+The functions that ranks run (:func:`at_scale_experiments` for lesson 08, :func:`compile_ddp_experiments`
+for lesson 09) live here because :func:`helpers.distributed.run_on_ranks` starts its processes with
+*spawn*: a new process imports the function it runs, so it cannot be one defined in a notebook. Each
+lesson starts its processes once and runs every case in that one launch.
 
-The DDP setting: ``g`` (the shared module, the one DDP wraps) is trained on a batch split across the
-ranks; ``f`` is the fixed :class:`helpers.compute_once.PairCritic`. Since ``f`` averages over rows and
-every rank has as many rows, the average of the ranks' gradients (what DDP computes) equals the
-gradient of one process on the whole batch: :func:`single_process_reference`.
+Two settings. Lesson 07's DANN model, the whole model in DDP, trained for :data:`DANN_STEPS` steps
+(:func:`train_on_rank`; reference :func:`dann_reference`). And lesson 06's problem: ``g`` (the module DDP
+or FSDP2 wraps) on a batch split across the ranks, ``f`` the fixed :class:`helpers.compute_once.PairCritic`.
+Since the losses average over rows and every rank has as many, the average of the ranks' gradients (what
+DDP computes) equals the gradient of one process on the whole batch (:func:`seed_reference`).
 """
 
 from __future__ import annotations
 
-import time
-import warnings
+import contextlib
+import os
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from helpers.compare import collect_grads
-from helpers.compute_once import METHODS, Loss, Problem, make_problem
+from helpers.compute_once import METHODS, Loss, Problem, make_problem, reverse_grad
+from helpers.dann import Batch, domain_loss, label_loss, make_batches, make_domains, make_model
 
 __all__ = [
-    "DDP_CORRECT_TWO_PASS",
-    "DDP_ONE_PASS",
-    "DDP_TWO_PASS_VARIANTS",
+    "DANN_DDP_STEPS",
+    "MICRO_BATCHES",
     "ClassicReverse",
-    "ddp_experiments",
     "Table",
+    "amp_gradients",
+    "at_scale_experiments",
+    "checkpoint_placements",
+    "compile_ddp_experiments",
+    "dann_reference",
     "ddp_problem",
     "describe_diff",
     "graph_ops",
     "max_abs_diff",
     "pass_gradients",
-    "single_process_reference",
-    "two_pass_fresh_forward",
-    "two_pass_summed",
+    "rank_device",
+    "seed_reference",
+    "train_on_rank",
     "vjp_then_backward",
 ]
 
@@ -54,14 +61,6 @@ def _rows(problem: Problem, rank: int, n: int) -> tuple[torch.Tensor, torch.Tens
     return problem.a[rank * n:(rank + 1) * n], problem.b[rank * n:(rank + 1) * n]
 
 
-def single_process_reference(world_size: int, rows_per_rank: int = ROWS_PER_RANK) -> dict[str, torch.Tensor]:
-    """The two-pass gradients of ``g`` in one process, on every rank's rows together (no DDP)."""
-    problem = ddp_problem(world_size, rows_per_rank)
-    x, y = problem.features()
-    METHODS["two-pass"](x, y, problem.f)
-    return collect_grads(problem.g)
-
-
 def max_abs_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     """The largest |a − b| over every parameter's gradient (both dicts need the same names)."""
     if set(a) != set(b):
@@ -69,121 +68,220 @@ def max_abs_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> floa
     return max(float((a[n] - b[n]).abs().max()) for n in a)
 
 
-# --- the two-pass method written the ways people write it under DDP ---------------------------------
-# Each takes the DDP-wrapped g and this rank's rows, and leaves the gradients in g's parameters.
+# --- lesson 07's DANN step under DDP: the rule's three outcomes --------------------------------------
+# Each step takes the DDP-wrapped DANN and this rank's slice of the batch. It goes through the wrapper's
+# forward (``ddp(points, with_features=True)``): that is what arms DDP's reducer for one backward.
 
-def _two_pass(model: nn.Module, a: torch.Tensor, b: torch.Tensor, f: Loss) -> None:
-    METHODS["two-pass"](model(a), model(b), f)
-
-
-def _two_pass_no_sync_first(model: nn.Module, a: torch.Tensor, b: torch.Tensor, f: Loss) -> None:
-    x, y = model(a), model(b)
-    with model.no_sync():  # "do not all-reduce the first backward, only the second"
-        f(x.detach(), y).backward(retain_graph=True)
-    (-f(x, y.detach())).backward()
+def _dann_losses(ddp: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, int]:
+    h, logits = ddp(torch.cat([batch.xs, batch.xt]), with_features=True)  # DDP's forward: g and c
+    n = len(batch.xs)
+    return h, label_loss(logits[:n], batch.ys), n
 
 
-def _two_pass_one_forward(model: nn.Module, a: torch.Tensor, b: torch.Tensor, f: Loss) -> None:
-    x, y = model(torch.cat([a, b])).split(len(a))  # a and b in one forward
-    METHODS["two-pass"](x, y, f)
+def dann_disjoint(ddp: nn.Module, batch: Batch, lam: float) -> None:
+    """Lesson 07's two-pass step: pass 1 reaches only d, pass 2 only g and c (``inputs=``)."""
+    h, loss_c, n = _dann_losses(ddp, batch)
+    d = ddp.module.d
+    domain_loss(d(h.detach()), n).backward()
+    g_and_c = [*ddp.module.g.parameters(), *ddp.module.c.parameters()]
+    (loss_c - lam * domain_loss(d(h), n)).backward(inputs=g_and_c)
 
 
-def two_pass_fresh_forward(model: nn.Module, a: torch.Tensor, b: torch.Tensor, f: Loss) -> None:
-    """Correct under DDP: the first pass under ``no_sync()`` (gradients stay local and accumulate), the
-    second from a fresh forward, whose backward all-reduces the accumulated sum. g runs twice."""
-    with model.no_sync():
-        x, y = model(a), model(b)
-        f(x.detach(), y).backward()
-    x, y = model(a), model(b)
-    (-f(x, y.detach())).backward()
+def dann_overlapping(ddp: nn.Module, batch: Batch, lam: float) -> None:
+    """Lesson 07's 5a, the literal two passes: pass 1 reaches d, pass 2 g, c **and** d again."""
+    h, loss_c, n = _dann_losses(ddp, batch)
+    d = ddp.module.d
+    domain_loss(d(h.detach()), n).backward()
+    (loss_c - lam * domain_loss(d(h), n)).backward()
 
 
-def two_pass_summed(model: nn.Module, a: torch.Tensor, b: torch.Tensor, f: Loss) -> None:
-    """Correct under DDP: both losses (f evaluated twice) summed, one backward."""
-    x, y = model(a), model(b)
-    (f(x.detach(), y) - f(x, y.detach())).backward()
+def dann_first_reaches_all(ddp: nn.Module, batch: Batch, lam: float) -> None:
+    """Two passes that are right in one process: pass 1 (c's and d's losses) reaches g, c and d; pass 2
+    adds −λ·L_d into g only."""
+    h, loss_c, n = _dann_losses(ddp, batch)
+    d = ddp.module.d
+    (loss_c + domain_loss(d(h.detach()), n)).backward(retain_graph=True)  # pass 2 goes through g again
+    (-lam * domain_loss(d(h), n)).backward(inputs=list(ddp.module.g.parameters()))
 
 
-def _one_pass(method: Callable[[torch.Tensor, torch.Tensor, Loss], None]) -> Callable[..., None]:
-    def run(model: nn.Module, a: torch.Tensor, b: torch.Tensor, f: Loss) -> None:
-        method(model(a), model(b), f)
+def dann_one_pass(ddp: nn.Module, batch: Batch, lam: float) -> None:
+    """The one-pass step: d once, on reverse_grad(h, λ), one backward."""
+    h, loss_c, n = _dann_losses(ddp, batch)
+    (loss_c + domain_loss(ddp.module.d(reverse_grad(h, lam)), n)).backward()
 
-    return run
 
-
-#: The two-pass method and the DDP settings it was tried with: (DDP keyword arguments, step function).
-DDP_TWO_PASS_VARIANTS: dict[str, tuple[dict, Callable[..., None]]] = {
-    "default DDP": ({}, _two_pass),
-    "find_unused_parameters=True": ({"find_unused_parameters": True}, _two_pass),
-    "static_graph=True": ({"static_graph": True}, _two_pass),
-    "no_sync() around 1st backward": ({}, _two_pass_no_sync_first),
-    "a and b in one forward": ({}, _two_pass_one_forward),
+#: The DANN steps tried under DDP, with what their passes reach (lesson 08's table of the rule).
+DANN_DDP_STEPS: dict[str, Callable[[nn.Module, Batch, float], None]] = {
+    "first pass reaches every parameter": dann_first_reaches_all,
+    "passes overlap partly (07's 5a)": dann_overlapping,
+    "passes reach disjoint parameters (07's step)": dann_disjoint,
+    "one pass (reversal)": dann_one_pass,
 }
-#: Two passes written so that DDP all-reduces everything.
-DDP_CORRECT_TWO_PASS: dict[str, Callable[..., None]] = {
-    "fresh forward, 1st under no_sync": two_pass_fresh_forward,
-    "summed losses, one backward": two_pass_summed,
-}
-#: The one-pass methods of lesson 06, under default DDP.
-DDP_ONE_PASS: dict[str, Callable[..., None]] = {
-    name: _one_pass(method) for name, method in METHODS.items() if name != "two-pass"
-}
+DANN_STEPS, DANN_LAM, DANN_ROWS = 10, 0.5, 32  # training steps, λ, rows of each domain per rank
 
 
-def ddp_experiments(rank: int, world_size: int, time_steps: int = 0) -> dict[str, dict]:
-    """Run on every rank (by :func:`helpers.distributed.run_on_ranks`): each variant, each method once,
-    from the same initial ``g``, on this rank's rows. Returns ``{"grads": {variant: {param: grad}},
-    "warnings": {variant: [Python warnings]}, "seconds": {variant: median seconds of one step}}``
-    (timed only when ``time_steps`` > 0). One DDP wrapper per set of DDP options, reused (wrapping
-    is slow: it imports torch._dynamo), with ``g``'s initial weights restored before each run."""
+def rank_device() -> torch.device:
+    """``cuda:LOCAL_RANK`` when the process group uses NCCL and CUDA is there, else the CPU."""
+    import torch.distributed as dist
+
+    if dist.is_initialized() and dist.get_backend() == "nccl" and torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def rank_batches(rank: int, world_size: int, device: torch.device) -> list[Batch]:
+    """Rank ``rank``'s slice of each of :data:`DANN_STEPS` batches (all ranks' slices: the full batch)."""
+    full = make_batches(make_domains(n=512, seed=0), DANN_STEPS, DANN_ROWS * world_size, seed=0)
+    part = slice(rank * DANN_ROWS, (rank + 1) * DANN_ROWS)
+    return [Batch(b.xs[part].to(device), b.ys[part].to(device), b.xt[part].to(device)) for b in full]
+
+
+def train_on_rank(rank: int, world_size: int, step: Callable[[nn.Module, Batch, float], None]
+                  ) -> torch.Tensor:
+    """What every rank runs: DDP around lesson 07's model, one step per batch; the final parameters."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    problem = ddp_problem(world_size)
+    device = rank_device()
+    model = make_model(seed=0, device=device)  # the same initial weights on every rank
+    ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
+    for batch in rank_batches(rank, world_size, device):  # this rank's slice of each batch
+        optimizer.zero_grad(set_to_none=True)
+        step(ddp, batch, DANN_LAM)  # forward (arms the reducer) and the backward(s)
+        optimizer.step()
+    return torch.cat([p.detach().flatten() for p in model.parameters()]).cpu()
+
+
+def dann_reference(world_size: int) -> torch.Tensor:
+    """One process, no DDP: lesson 07's two-pass step on the full batches; the final parameters."""
+    model = make_model(seed=0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for batch in make_batches(make_domains(n=512, seed=0), DANN_STEPS, DANN_ROWS * world_size, seed=0):
+        optimizer.zero_grad(set_to_none=True)
+        dann_disjoint(_Unwrapped(model), batch, DANN_LAM)
+        optimizer.step()
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+class _Unwrapped(nn.Module):
+    """Gives a plain model DDP's ``.module`` attribute, so that one step function serves both."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.module = model
+
+    def forward(self, *args: object, **kwargs: object) -> object:
+        return self.module(*args, **kwargs)
+
+
+def _outcome(fn: Callable[[], object]) -> tuple[str, object]:
+    """``("ok", value)`` or ``("error", "RuntimeError: first line")``."""
+    try:
+        return "ok", fn()
+    except RuntimeError as exc:
+        return "error", f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+# --- the seed's problem at scale: DDP, no_sync accumulation, comm hooks, FSDP2 -------------------------
+
+MICRO_BATCHES = 4  # no_sync gradient accumulation: micro-batches per optimizer step
+
+
+def _micro(problem: Problem, rank: int, k: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     a, b = _rows(problem, rank, ROWS_PER_RANK)
-    initial = {k: v.clone() for k, v in problem.g.state_dict().items()}
-    runs = dict(DDP_TWO_PASS_VARIANTS)
-    runs.update({name: ({}, step) for name, step in {**DDP_CORRECT_TWO_PASS, **DDP_ONE_PASS}.items()})
-    wrapped: dict[str, nn.Module] = {}
-    out: dict[str, dict] = {"grads": {}, "warnings": {}, "seconds": {}}
-    for name, (kwargs, step) in runs.items():
-        key = repr(sorted(kwargs.items()))
-        if key not in wrapped:
-            g = ddp_problem(world_size).g
-            wrapped[key] = DDP(g, **kwargs)
-        model = wrapped[key]
-        model.module.load_state_dict(initial)
-        model.zero_grad(set_to_none=True)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            step(model, a, b, problem.f)
-        out["grads"][name] = collect_grads(model.module)
-        out["warnings"][name] = [str(w.message)[:200] for w in caught]
-        if time_steps:
-            times = []
-            for _ in range(time_steps + 1):  # the first, untimed, is a warm-up
-                model.zero_grad(set_to_none=True)
-                start = time.perf_counter()
-                step(model, a, b, problem.f)
-                times.append(time.perf_counter() - start)
-            out["seconds"][name] = sorted(times[1:])[len(times[1:]) // 2]
+    return list(zip(a.chunk(k), b.chunk(k)))
+
+
+def seed_reference(world_size: int, k: int = 1) -> dict[str, torch.Tensor]:
+    """One process, both ranks' rows: the two-pass gradients summed over ``k`` micro-batches."""
+    problem = ddp_problem(world_size)
+    for i in range(k):
+        a = torch.cat([_micro(problem, r, k)[i][0] for r in range(world_size)])
+        b = torch.cat([_micro(problem, r, k)[i][1] for r in range(world_size)])
+        METHODS["two-pass"](problem.g(a), problem.g(b), problem.f)
+    return collect_grads(problem.g)
+
+
+def pass_gradients(world_size: int, k: int = 1) -> list[list[dict[str, dict[str, torch.Tensor]]]]:
+    """No DDP: per rank, per micro-batch, the gradients of ``g`` from l1 alone and from l2 alone."""
+    problem = ddp_problem(world_size)
+    out = []
+    for rank in range(world_size):
+        per_micro = []
+        for a, b in _micro(problem, rank, k):
+            grads = {}
+            for part in ("l1", "l2"):
+                problem.g.zero_grad(set_to_none=True)
+                x, y = problem.g(a), problem.g(b)
+                (problem.f(x.detach(), y) if part == "l1" else -problem.f(x, y.detach())).backward()
+                grads[part] = collect_grads(problem.g)
+            per_micro.append(grads)
+        out.append(per_micro)
     return out
 
 
-def pass_gradients(world_size: int, rows_per_rank: int = ROWS_PER_RANK) -> list[dict[str, dict[str, torch.Tensor]]]:
-    """Without DDP: for each rank's rows, the gradients of ``g`` from ``l1 = f(x.detach(), y)`` alone
-    and from ``l2 = −f(x, y.detach())`` alone: ``[{"l1": grads, "l2": grads}, ...]``, one per rank."""
-    problem = ddp_problem(world_size, rows_per_rank)
-    out = []
-    for rank in range(world_size):
-        a, b = _rows(problem, rank, rows_per_rank)
-        grads = {}
-        for part in ("l1", "l2"):
-            problem.g.zero_grad(set_to_none=True)
-            x, y = problem.g(a), problem.g(b)
-            loss = problem.f(x.detach(), y) if part == "l1" else -problem.f(x, y.detach())
-            loss.backward()
-            grads[part] = collect_grads(problem.g)
-        out.append(grads)
+class _Collectives:
+    """Counts FSDP2's all-gathers and reduce-scatters: in torch 2.13 and 2.14 it calls
+    ``torch.distributed.all_gather_single`` and ``reduce_scatter_single``, wrapped here."""
+
+    def __init__(self) -> None:
+        import torch.distributed as dist
+
+        self.counts = {"all-gathers": 0, "reduce-scatters": 0}
+        for key, name in (("all-gathers", "all_gather_single"), ("reduce-scatters", "reduce_scatter_single")):
+            setattr(dist, name, self._counting(key, getattr(dist, name)))
+
+    def _counting(self, key: str, fn: Callable[..., object]) -> Callable[..., object]:
+        def counted(*args: object, **kwargs: object) -> object:
+            self.counts[key] += 1
+            return fn(*args, **kwargs)
+
+        return counted
+
+    def take(self) -> dict[str, int]:
+        out = dict(self.counts)
+        self.counts = dict.fromkeys(self.counts, 0)
+        return out
+
+
+def at_scale_experiments(rank: int, world_size: int) -> dict[str, dict]:
+    """Everything lesson 08 runs on the ranks, in one launch (starting processes is the slow part)."""
+    import torch.distributed as dist
+    from torch.distributed.algorithms.ddp_comm_hooks.default_hooks import allreduce_hook
+    from torch.distributed.fsdp import fully_shard
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    out: dict[str, dict] = {"rule": {}, "ddp": {}, "no_sync": {}, "comm_hook": {}, "fsdp": {}}
+    for name, step in DANN_DDP_STEPS.items():
+        out["rule"][name] = _outcome(lambda: train_on_rank(rank, world_size, step))
+    problem = ddp_problem(world_size)
+    initial = {k: v.clone() for k, v in problem.g.state_dict().items()}
+    collectives = _Collectives()
+    for name, method in METHODS.items():
+        problem.g.load_state_dict(initial)
+        model = DDP(problem.g)
+        ((a, b),) = _micro(problem, rank, 1)
+        model.zero_grad(set_to_none=True)
+        method(model(a), model(b), problem.f)
+        out["ddp"][name] = collect_grads(problem.g)
+        model.zero_grad(set_to_none=True)  # k micro-batches, all but the last under no_sync()
+        for i, (a, b) in enumerate(_micro(problem, rank, MICRO_BATCHES)):
+            with model.no_sync() if i < MICRO_BATCHES - 1 else contextlib.nullcontext():
+                method(model(a), model(b), problem.f)
+        out["no_sync"][name] = collect_grads(problem.g)
+        ((a, b),) = _micro(problem, rank, 1)
+        calls: list[int] = []
+        model.register_comm_hook(None, lambda state, bucket: (calls.append(1), allreduce_hook(state, bucket))[1])
+        model.zero_grad(set_to_none=True)
+        method(model(a), model(b), problem.f)
+        out["comm_hook"][name] = len(calls)
+        g = ddp_problem(world_size).g  # FSDP2 shards a fresh copy of g
+        fully_shard(g)
+        collectives.take()
+        method(g(a), g(b), problem.f)
+        counts = collectives.take()
+        out["fsdp"][name] = (counts, {n: p.grad.full_tensor() for n, p in g.named_parameters()})
+    dist.barrier()
     return out
 
 
@@ -227,9 +325,12 @@ def vjp_then_backward(x: torch.Tensor, y: torch.Tensor, f: Loss) -> None:
 # --- tables --------------------------------------------------------------------------------------------
 
 def describe_diff(value: float, tol: float = 1e-6) -> str:
-    """``"< 1e-06"`` for float rounding noise, else the value to 2 significant digits (``"0.024"``): text
-    that is the same on every machine, device and torch version."""
-    return f"< {tol:g}" if value < tol else f"{value:.2g}"
+    """``"0.0"`` when exactly equal, ``"< 10⁻⁶ (rounding)"`` for float rounding noise (its exact size
+    depends on the machine's kernels), else the value to 2 significant digits (``"0.024"``): text that
+    is the same on every machine and torch version."""
+    if value == 0:
+        return "0.0"
+    return "< 10⁻⁶ (rounding)" if value < tol else f"{value:.2g}"
 
 
 class Table:
@@ -250,3 +351,84 @@ class Table:
         return "\n".join(lines)
 
 
+
+
+# --- DDP and torch.compile (lesson 09) -------------------------------------------------------------------
+
+def compile_ddp_experiments(rank: int, world_size: int) -> dict[str, dict]:
+    """Lesson 09, on the ranks: ``torch.compile(DDP(g))`` and ``DDP(torch.compile(g))``, each compiled
+    once and run with the two passes and with the reversal (both call the same forward of ``g``). Per
+    case: ``{"result": ("ok", grads) or ("error", text), "graphs": n}``, ``n`` the graphs Dynamo handed
+    to the backend for that wrapping (a counting wrapper around ``aot_eager``)."""
+    import torch._dynamo
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    graphs: list[int] = []
+
+    def counting_backend(gm: torch.fx.GraphModule, example_inputs: list) -> Callable[..., object]:
+        graphs.append(1)
+        return torch._dynamo.lookup_backend("aot_eager")(gm, example_inputs)
+
+    problem = ddp_problem(world_size)
+    ((a, b),) = _micro(problem, rank, 1)
+    initial = {k: v.clone() for k, v in problem.g.state_dict().items()}
+    wrappings = {"compile(DDP(g))": lambda g: torch.compile(DDP(g), backend=counting_backend),
+                 "DDP(compile(g))": lambda g: DDP(torch.compile(g, backend=counting_backend))}
+    out: dict[str, dict] = {}
+    for wrap_name, wrap in wrappings.items():
+        torch._dynamo.reset()
+        graphs.clear()
+        g = ddp_problem(world_size).g
+        model = wrap(g)
+        for name in ("two-pass", "reversal"):
+            g.load_state_dict(initial)
+            g.zero_grad(set_to_none=True)
+            result = _outcome(lambda: (METHODS[name](model(a), model(b), problem.f), collect_grads(g))[1])
+            out[f"{wrap_name}, {name}"] = {"result": result, "graphs": len(graphs)}
+    torch._dynamo.reset()
+    return out
+
+
+# --- activation checkpointing and mixed precision (lesson 08) ---------------------------------------------
+
+def checkpoint_placements(f: Loss, use_reentrant: bool, hook: Callable[[torch.Tensor], torch.Tensor]
+                          ) -> dict[str, Callable[[torch.Tensor, torch.Tensor], None]]:
+    """Each method with ``f`` checkpointed (``torch.utils.checkpoint.checkpoint``), and three places for
+    the flip ``hook``: each entry takes ``(x, y)`` and runs the backward."""
+    from torch.utils.checkpoint import checkpoint
+
+    def ckpt(fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
+        return checkpoint(fn, *args, use_reentrant=use_reentrant)
+
+    def f_with_hook_inside(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x.register_hook(hook)  # runs again when checkpoint recomputes f in backward
+        return f(x, y)
+
+    def hook_outside(x: torch.Tensor, y: torch.Tensor) -> None:
+        x.register_hook(hook)
+        ckpt(f, x, y).backward()
+
+    return {
+        "two passes": lambda x, y: METHODS["two-pass"](x, y, lambda u, v: ckpt(f, u, v)),
+        "autograd.grad + backward": lambda x, y: METHODS["autograd.grad"](x, y, lambda u, v: ckpt(f, u, v)),
+        "hook inside the checkpoint": lambda x, y: ckpt(f_with_hook_inside, x, y).backward(),
+        "hook outside the checkpoint": hook_outside,
+        "reversal inside the checkpoint": lambda x, y: ckpt(lambda u, v: f(reverse_grad(u), v), x, y).backward(),
+    }
+
+
+def amp_gradients(problem: Problem, method: Callable[[torch.Tensor, torch.Tensor, Loss], None],
+                  init_scale: float = 256.0) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+    """``method`` under ``torch.autocast("cpu", dtype=torch.bfloat16)`` with a ``GradScaler``: every
+    evaluation of ``f`` it makes is scaled (``scaler.scale``), then the gradients are unscaled
+    (``scaler.unscale_``). Returns ``g``'s gradients and what a hook on ``x`` saw arrive."""
+    scaler = torch.amp.GradScaler("cpu", init_scale=init_scale)
+    optimizer = torch.optim.SGD(problem.g.parameters(), lr=0.0)  # unscale_ works through an optimizer
+    problem.g.zero_grad(set_to_none=True)
+    seen: list[torch.Tensor] = []
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        x, y = problem.features()
+        x.register_hook(lambda grad: seen.append(grad.detach().clone()))  # returns None: grad unchanged
+        method(x, y, lambda u, v: scaler.scale(problem.f(u, v)))
+    scaler.unscale_(optimizer)
+    return collect_grads(problem.g), seen

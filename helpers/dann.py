@@ -153,9 +153,13 @@ class DANN(nn.Module):
             width_in = d_width
         self.d = nn.Sequential(*layers, nn.Linear(width_in, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The label logits: ``c(g(x))``."""
-        return self.c(self.g(x)).squeeze(-1)
+    def forward(self, x: torch.Tensor, with_features: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The label logits ``c(g(x))``; with ``with_features=True`` also the features: ``(h, logits)``.
+        (Under DDP a step must go through the wrapper's forward, which arms the reducer: lesson 08.)"""
+        h = self.g(x)
+        logits = self.c(h).squeeze(-1)
+        return (h, logits) if with_features else logits
 
 
 def make_model(hidden: int = 32, d_width: int = 32, d_depth: int = 1, seed: int = 0,
@@ -274,3 +278,23 @@ def accuracy(model: DANN, points: torch.Tensor, labels: torch.Tensor) -> float:
     if points.shape[0] != labels.shape[0]:
         raise ValueError(f"points and labels differ in length: {points.shape[0]} and {labels.shape[0]}")
     return float(((model(points) > 0).long() == labels).float().mean())
+
+
+# --- what a step saves for backward (lesson 07, section 6) -------------------------------------------
+
+def step_saved_bytes(step: Callable[..., tuple[torch.Tensor, torch.Tensor]], model: DANN,
+                     optimizer: torch.optim.Optimizer, batch: Batch, lam: float) -> tuple[int, int]:
+    """``(bytes saved for backward over one step, most bytes held at once)``, parameters excluded,
+    counted by :class:`helpers.measure.SavedTensorTracker`. "At once" is looked at right after each
+    evaluation of ``d`` (a forward hook on ``model.d``): then ``d``'s activations have just been saved
+    and no backward has freed them yet. Both depend only on shapes, not on the machine."""
+    from helpers.measure import SavedTensorTracker
+
+    held: list[int] = []
+    with SavedTensorTracker(exclude=model) as tracker:
+        look = model.d.register_forward_hook(lambda *_: held.append(tracker.held_bytes()))
+        try:
+            step(model, optimizer, batch, lam)
+        finally:
+            look.remove()
+    return tracker.total_bytes, max(held)

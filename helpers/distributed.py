@@ -11,7 +11,7 @@ Gloo's rank-to-rank connections bind to the address the hostname resolves to unl
 interface is found, so that on Linux and macOS nothing leaves the machine.
 
 A spawned process starts a fresh Python and *imports* ``fn``: it must be a module-level function of
-an importable module (lesson 08's live in :mod:`helpers.at_scale`), not one defined in a notebook.
+an importable module (lessons 08 and 09 keep theirs in :mod:`helpers.at_scale`), not one defined in a notebook.
 
 Every run is bounded by ``timeout`` seconds; a rank that raises has its traceback re-raised here as a
 :class:`RankFailed` naming the rank; a rank that hangs ends the run with :class:`RankTimeout`. In every
@@ -113,6 +113,7 @@ def _worker(rank: int, world_size: int, port: int, backend: str, timeout: float,
         torch.set_num_threads(1)  # N processes share the machine's cores
         os.environ["MASTER_ADDR"] = "127.0.0.1"
         os.environ["MASTER_PORT"] = str(port)
+        os.environ.setdefault("LOCAL_RANK", str(rank))  # one machine: as torchrun sets it
         loopback = loopback_interface()
         if backend == "gloo" and loopback is not None:  # gloo's own connections on loopback too
             os.environ.setdefault("GLOO_SOCKET_IFNAME", loopback)

@@ -31,8 +31,7 @@
 #   gradient reversal, and that both train *the same model*, step for step;
 # - that it works: a classifier trained on labelled moons also classifies rotated, unlabelled ones;
 # - three careless versions that run without an error and what each does to the target accuracy;
-# - what the one-pass step saves: memory saved for backward over a step and held at once (both
-#   exact), and time (measured).
+# - what the one-pass step saves: memory saved for backward over a step (exact), and time (measured).
 #
 # Time: about 35 minutes. Uses [05 · register_hook](05_register_hook.ipynb)
 # and [06 · compute once](06_compute_once.ipynb).
@@ -67,9 +66,8 @@ from helpers import (check, collect_grads, compare_gradients, fmt, format_bytes,
                      show_source, time_methods)
 from helpers.compute_once import reverse_grad
 from helpers.dann import (STEPS, Batch, accuracy, domain_loss, label_loss, lambda_schedule,
-                          make_batches, make_domains, make_model, one_pass_step, train,
-                          two_pass_step)
-from helpers.measure import SavedTensorTracker
+                          make_batches, make_domains, make_model, one_pass_step, step_saved_bytes,
+                          train, two_pass_step)
 from helpers.show import FigurePicture
 
 device = torch.device("cpu")  # even with a GPU: see the note below
@@ -79,8 +77,7 @@ torch.set_num_threads(1)  # tiny models: extra CPU threads add more waiting than
 # %% [markdown]
 # *This lesson runs on the CPU even where a GPU is present: the models are tiny (a GPU would only add
 # launch overhead), and a GPU rounds differently, so after 300 float32 steps its error counts could
-# differ from the stored ones (on the CPU they were the same with every x86-64 kernel set: default,
-# AVX2, AVX-512).*
+# differ from the stored ones.*
 #
 # ## 1. Two domains, one of them labelled
 #
@@ -136,10 +133,9 @@ show_source(one_pass_step)
 # would be a different algorithm: the second pass would see an updated `d`.)
 #
 # One step's gradients, from the same weights and batch, compared parameter by parameter, at
-# λ = 0.3. (At λ = 0.5, a power of two, multiplying by it is exact, and on our CPU the two agree
-# bit for bit; at 0.3 they differ by float rounding, on our CPU by at most 2·10⁻⁸, far below the
-# 6 printed decimals.) An SGD with learning rate 0 lets the step functions run unchanged without
-# moving the weights:
+# λ = 0.3 (not 0.5: multiplying by a power of two is exact, which would hide the rounding of the
+# general case; at 0.3 they differ by float rounding, far below the 6 printed decimals). An SGD with
+# learning rate 0 lets the step functions run unchanged without moving the weights:
 
 # %%
 batch = make_batches(domains, steps=1, batch_size=64, seed=1)[0]
@@ -171,9 +167,7 @@ print("λ:", fmt([lambda_schedule(p) for p in (0.0, 0.1, 0.25, 0.5, 1.0)], 3))
 #
 # Both formulations from the same initial weights, the same 300 batches of 64 + 64 points and the
 # same optimizer (SGD, learning rate 0.05, momentum 0.9). `record_params` keeps all parameters after
-# every step, so we can compare the two trainings at each step. The trainings of this lesson run in
-# float32; this comparison runs them once more in float64, where rounding is about 10⁻¹⁶ per
-# operation, so that any difference beyond rounding would show:
+# every step, so we can compare the two trainings at each step:
 
 # %%
 STEPS_N, LR = 300, 0.05
@@ -188,26 +182,33 @@ def run(step, adapt=True, record_params=False, dtype=torch.float32):
     return model, train(step, model, optimizer, data, adapt=adapt, record_params=record_params)
 
 
-models, histories, in_float64 = {}, {}, {}
+# %%
+models, histories = {}, {}
 for name, step in STEPS.items():
-    models[name], histories[name] = run(step, record_params=True)  # float32, used from here on
-    in_float64[name] = run(step, record_params=True, dtype=torch.float64)[1]
-delta64 = (in_float64["two-pass"].params - in_float64["one-pass"].params).abs()
-delta32 = (histories["two-pass"].params - histories["one-pass"].params).abs()
-print("parameters:", delta64.shape[1], "| steps:", delta64.shape[0])
-print("float64: max |Δ| over all steps and parameters < 1e-10:", bool(delta64.max() < 1e-10))
-print("float32: max |Δ| over all steps and parameters < 1e-3:", bool(delta32.max() < 1e-3))
+    models[name], histories[name] = run(step, record_params=True)
+params = {name: history.params for name, history in histories.items()}  # one row per step
+print("parameters:", params["two-pass"].shape[1], "| steps:", params["two-pass"].shape[0])
 print("largest parameter change made by training > 0.5:",
-      bool((histories["one-pass"].params[-1] - histories["one-pass"].params[0]).abs().max() > 0.5))
+      bool((params["one-pass"][-1] - params["one-pass"][0]).abs().max() > 0.5))
+print("two-pass vs one-pass, max |Δ| over all steps and parameters < 1e-3:",
+      bool((params["two-pass"] - params["one-pass"]).abs().max() < 1e-3))
 
 # %% [markdown]
-# In float64 the two trainings never differ by more than 10⁻¹⁰ in any parameter at any step, while
-# training moves the parameters by more than 0.5: they are the same training, up to float rounding
-# (the one-pass step multiplies by −λ after `d`'s backward, the two-pass step before it). In
-# float32 the rounding is about 10⁻⁷ per operation, and training carries each step's difference
-# into the next, so the gap grows over the 300 steps: on our CPU to 6·10⁻⁶ with its AVX2 or AVX-512
-# kernels and to 5·10⁻⁵ without them; it depends on the machine's kernels. Their loss curves lie
-# on top of each other:
+# Training moves the parameters by more than 0.5, and the two trainings stay within 10⁻³ of each other
+# at every step. They differ at all only by float rounding (the one-pass step multiplies by −λ after
+# `d`'s backward, the two-pass step before it): float32 rounds at about 10⁻⁷ per operation, and
+# training carries each step's difference into the next, so the gap grows over the 300 steps, by an
+# amount that depends on the machine's kernels. *Aside:* in float64, where rounding is about 10⁻¹⁶,
+# the same comparison stays below 10⁻¹⁰ —
+
+# %%
+in_float64 = {name: run(step, record_params=True, dtype=torch.float64)[1].params
+              for name, step in STEPS.items()}
+print("float64: max |Δ| over all steps and parameters < 1e-10:",
+      bool((in_float64["two-pass"] - in_float64["one-pass"]).abs().max() < 1e-10))
+
+# %% [markdown]
+# — so any difference beyond rounding would have shown. Their loss curves lie on top of each other:
 
 # %%
 fig = Figure(figsize=(8, 3), layout="constrained")
@@ -235,10 +236,6 @@ FigurePicture(fig, "line plots: label and domain loss per step, two-pass and one
 # the accuracy that makes (each point is 0.05%):
 
 # %%
-source_only, source_history = run(one_pass_step, adapt=False)
-adapted = models["one-pass"]
-
-
 def wrong(model, domain="target"):
     """How many of the 2000 test points of `domain` `model` labels wrong."""
     points, labels = (test.xt, test.yt) if domain == "target" else (test.xs, test.ys)
@@ -251,6 +248,9 @@ def score(model, domain="target"):
     return f"{n:>4} wrong ({100 * (1 - n / len(test.yt)):6.2f}%)"
 
 
+# %%
+source_only, source_history = run(one_pass_step, adapt=False)
+adapted = models["one-pass"]
 for name, model in (("source only", source_only), ("adapted, two-pass", models["two-pass"]),
                     ("adapted, one-pass", adapted)):
     print(f"{name:18} target {score(model)} | source {score(model, 'source')}")
@@ -303,6 +303,7 @@ def literal_two_pass_step(model, optimizer, batch, lam):
     return loss_c.detach(), loss_d.detach()
 
 
+# %%
 def d_grads(step, lam):
     return torch.cat([v.flatten() for k, v in step_grads(step, lam).items() if k.startswith("d.")])
 
@@ -349,6 +350,7 @@ def hook_step(model, optimizer, batch, lam):
     return loss_c.detach(), loss_d.detach()
 
 
+# %%
 right, hooked = step_grads(two_pass_step), step_grads(hook_step)
 for part in ("c", "d", "g"):
     names = [k for k in right if k.startswith(part + ".")]
@@ -377,6 +379,7 @@ def no_zero_grad_step(model, optimizer, batch, lam):
     return loss_c.detach(), loss_d.detach()
 
 
+# %%
 models["leftover .grad"], histories["leftover .grad"] = run(no_zero_grad_step)
 late_domain_loss = histories["leftover .grad"].domain_loss[-50:].mean()
 with torch.no_grad():
@@ -402,30 +405,17 @@ for name, model in runs.items():
 # ## 6. What it costs
 #
 # **Memory**: the tensors autograd saves for backward during one training step (parameters
-# excluded), counted two ways with `SavedTensorTracker` (lesson 03): all the bytes saved over the
-# step, and the most that the graphs hold at once — looked at right after each evaluation of `d`,
-# when `d`'s activations have just been saved and no backward has freed them yet. Both depend only
-# on shapes, so they are the same on every machine. To make `d` the expensive part, as `f` is in
-# the question, this comparison uses a wider and deeper `d` (32 → 256 → 256 → 256 → 1) and batches
-# of 512 + 512 points:
+# excluded), counted with lesson 03's `SavedTensorTracker` by `step_saved_bytes` (`helpers/dann.py`):
+# all the bytes saved over the step, and the most the graphs hold at once. Both depend only on
+# shapes, so they are the same on every machine. To make `d` the expensive part, as `f` is in the
+# question, this comparison uses a wider and deeper `d` (32 → 256 → 256 → 256 → 1) and batches of
+# 512 + 512 points:
 
 # %%
 big = make_model(hidden=32, d_width=256, d_depth=3, seed=0, device=device)
 big_opt = torch.optim.SGD(big.parameters(), lr=0.01, momentum=0.9)
 big_batch = make_batches(domains, steps=1, batch_size=512, seed=2)[0]
-
-
-def saved_bytes(step):
-    """(bytes saved over one `step`, most bytes held at once after an evaluation of `d`)."""
-    held = []
-    look = big.d.register_forward_hook(lambda *_: held.append(tracker.held_bytes()))
-    with SavedTensorTracker(exclude=big) as tracker:
-        step(big, big_opt, big_batch, 0.5)
-    look.remove()
-    return tracker.total_bytes, max(held)
-
-
-saved = {name: saved_bytes(step) for name, step in STEPS.items()}
+saved = {name: step_saved_bytes(step, big, big_opt, big_batch, 0.5) for name, step in STEPS.items()}
 two_total, two_peak = saved["two-pass"]
 for name, (total, peak) in saved.items():
     print(f"{name:9} saved over the step {format_bytes(total):>9} ({total / two_total:.3f} ×)"
@@ -463,7 +453,7 @@ for name, t in timings.items():
 # |---|---|---|---|---|
 # | two passes, `d` kept out of pass 2 (`inputs=`) | ∂L_d/∂θ_d | normal | twice | the reference |
 # | one pass, `d(reverse_grad(h, λ))` | ∂L_d/∂θ_d | normal | once | yes, to float rounding |
-# | 5a: two passes, `d` not kept out | (1 − λ) ∂L_d/∂θ_d → 0 | normal | twice | no adaptation |
+# | 5a: two passes, `d` not kept out | (1 − λ) ∂L_d/∂θ_d → 0 | normal | twice | no: 10 × the target mistakes |
 # | 5b: hook on `h` | ∂L_d/∂θ_d | **flipped and scaled by λ** | once | no: `g` un-learns labels |
 # | 5c: no `zero_grad()` | sums of all steps | sums of all steps | once | no: diverges |
 #

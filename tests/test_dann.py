@@ -166,3 +166,17 @@ def test_benchmark_quick_runs_and_reports_the_ratio():
     saved_ratio = {(r[0], r[1]): float(r[-1]) for r in rows}  # bytes depend only on shapes: exact
     assert saved_ratio[("two-pass", "large")] == 1.0
     assert 0.5 < saved_ratio[("one-pass", "large")] < 0.6
+
+
+def test_forward_with_features_and_step_saved_bytes():
+    from helpers.dann import step_saved_bytes
+
+    model = make_model(seed=0)
+    x = torch.randn(5, 2)
+    h, logits = model(x, with_features=True)
+    assert torch.equal(logits, model(x)) and torch.equal(h, model.g(x))
+    batch = make_batches(make_domains(n=64, seed=0), steps=1, batch_size=16, seed=0)[0]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    two = step_saved_bytes(two_pass_step, model, optimizer, batch, 0.5)
+    one = step_saved_bytes(one_pass_step, model, optimizer, batch, 0.5)
+    assert one[0] < two[0] and one[1] == two[1] and not model.d._forward_hooks

@@ -117,3 +117,11 @@ def test_loopback_interface_is_chosen_by_name():
         loopback_interface("lo")
     with pytest.raises(TypeError, match="names"):
         loopback_interface([1])
+
+
+def _local_rank(rank, world_size):
+    return os.environ["LOCAL_RANK"]
+
+
+def test_each_rank_gets_local_rank_as_under_torchrun():
+    assert run_on_ranks(_local_rank, 2, timeout=120) == ["0", "1"]

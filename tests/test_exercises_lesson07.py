@@ -80,11 +80,27 @@ def hook_on_float_copy(h, lam):
 
 
 def no_hook_detach_trick(h, lam):
-    return -lam * h + ((1 + lam) * h).detach()  # values of h, gradient −λ: right, without a hook
+    return -lam * h + ((1 + lam) * h).detach()  # values of h, gradient −λ, but no hook: not what is asked
 
 
-@pytest.mark.parametrize("answer", [hook_on_view, hook_on_clone, hook_on_times_one,
-                                    no_hook_detach_trick, solution_function("07.1")()])
+def detach_trick_as_in_the_issue(h, lam):
+    return (1 + lam) * h.detach() - lam * h
+
+
+def hook_right_but_h_returned(h, lam):
+    t = h.view_as(h)
+    t.register_hook(lambda grad: -lam * grad)
+    return h  # the hook is on t, which d never sees
+
+
+def hook_via_tensor_method(h, lam):
+    t = h.clone()
+    torch.Tensor.register_hook(t, lambda grad: -lam * grad)
+    return t
+
+
+@pytest.mark.parametrize("answer", [hook_on_view, hook_on_clone, hook_on_times_one, hook_via_tensor_method,
+                                    solution_function("07.1")()])
 def test_07_1_right(answer):
     feedback = check("07.1", answer)
     assert feedback.correct, repr(feedback)
@@ -102,6 +118,9 @@ def test_07_1_right(answer):
     (returns_the_handle, "return the tensor to feed to d"),
     (raises, "domain_input raised ValueError: oops"),
     (hook_on_float_copy, "return a tensor of h's dtype (torch.float64), not torch.float32"),
+    (no_hook_detach_trick, "registers no hook"),
+    (detach_trick_as_in_the_issue, "registers no hook"),
+    (hook_right_but_h_returned, "returned h itself"),
     (3.0, "give the function itself"),
 ])
 def test_07_1_wrong(answer, hint):
@@ -164,6 +183,22 @@ def _function(grad_rule, forward=lambda x: x.view_as(x)):
     return lambda x, lam: F.apply(x, lam)
 
 
+class GradReverse(torch.autograd.Function):
+    """A learner's own class with the same name as helpers.compute_once's: not to be rejected by name."""
+
+    @staticmethod
+    def forward(ctx, x, lam):
+        ctx.lam = lam
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.lam * grad, None
+
+
+_ReverseNamedGradReverse = GradReverse
+
+
 def hook_on_x(x, lam):
     x.register_hook(lambda grad: -lam * grad)
     return x.view_as(x)
@@ -173,7 +208,7 @@ def hook_on_x(x, lam):
     lambda x, lam: _Reverse.apply(x, lam),
     lambda x, lam: _ReverseSetupContext.apply(x, lam),
     lambda x, lam: _ReverseTensorLam.apply(x, lam),
-    hook_on_view,  # a hook on a new tensor is branch-local too: also right
+    lambda x, lam: _ReverseNamedGradReverse.apply(x, lam),  # the learner's own class called GradReverse
     solution_function("07.2")(),
 ])
 def test_07_2_right(answer):
@@ -191,6 +226,8 @@ def test_07_2_right(answer):
     (hook_on_x, "the other use of x got flipped too"),
     (lambda x, lam: x.detach(), "cut off from x"),
     (reverse_grad, "not helpers.compute_once's"),
+    (lambda x, lam: (1 + lam) * x.detach() - lam * x, "uses no torch.autograd.Function"),
+    (hook_on_view, "uses no torch.autograd.Function"),  # right gradients, but the statement asks for a Function
     (lambda x, lam: x.tolist(), "return a tensor"),
     ("my_reverse", "give the function itself"),
 ])
@@ -216,6 +253,8 @@ def test_07_3_right(answer):
     (0.75, "pass 2's contribution alone"),
     (-0.75, "pass 2's contribution alone"),
     (0.5, "add pass 1's"),
+    (-0.25, "the sign"),
+    (-1.75, "the sign"),
     ([0.25, 0.25], "single number"),
     ("0.25", "not a string"),
 ])

@@ -119,6 +119,21 @@ def backward_twice_one_f(model, a, b, f):
 WRONG_08_2.append((backward_twice_one_f, "2 backward passes reached the parameters"))
 
 
+def step_reversal_scaled_by_2(model, a, b, f):
+    x, y = model(a), model(b)
+    f(reverse_grad(x, 2.0), y).backward()
+
+
+def step_hook_scaled_by_2(model, a, b, f):
+    x, y = model(a), model(b)
+    x.register_hook(lambda grad: -2 * grad)
+    f(x, y).backward()
+
+
+WRONG_08_2 += [(step_reversal_scaled_by_2, "multiplied by -2, not by −1"),
+               (step_hook_scaled_by_2, "multiplied by -2, not by −1")]
+
+
 # --- 08.3 -------------------------------------------------------------------------------------------
 
 class SetupContextFlip(torch.autograd.Function):

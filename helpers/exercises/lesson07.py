@@ -7,7 +7,9 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
+from helpers.compute_once import GradReverse
 from helpers.exercises import Hint, exercise
 from helpers.exercises.answers import as_function, as_number, build_module, call, generator, learner_code
 
@@ -25,11 +27,27 @@ def _graph_nodes(t: torch.Tensor) -> list[Any]:
     return nodes
 
 
-def _uses_function(t: torch.Tensor, name: str | None = None) -> bool:
-    """Whether a custom ``torch.autograd.Function`` (by default any; else the one called ``name``)
-    is in the graph behind ``t``."""
+def _uses_function(t: torch.Tensor, function: type | None = None) -> bool:
+    """Whether a custom ``torch.autograd.Function`` (by default any; else the class ``function`` itself,
+    matched by identity, not by name: a learner's own class may have the same name) is in the graph
+    behind ``t``."""
     return any(isinstance(n, torch.autograd.function.BackwardCFunction)
-               and (name is None or type(n).__name__ == f"{name}Backward") for n in _graph_nodes(t))
+               and (function is None or getattr(type(n), "_forward_cls", None) is function)
+               for n in _graph_nodes(t))
+
+
+class _HookSpy(TorchFunctionMode):
+    """Counts ``Tensor.register_hook`` calls made inside it (a torch-function mode: local to the
+    ``with`` block and this thread, so no global state is touched)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hooks = 0
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        if func is torch.Tensor.register_hook:
+            self.hooks += 1
+        return func(*args, **(kwargs or {}))
 
 
 def _heads(gen: torch.Generator) -> tuple[nn.Module, nn.Module, nn.Module]:
@@ -77,7 +95,8 @@ def _check_07_1(answer: Any) -> str:
         m.zero_grad(set_to_none=True)
 
     h = g(x)
-    out = call(answer, h, lam, what="domain_input")
+    with _HookSpy() as spy:
+        out = call(answer, h, lam, what="domain_input")
     if not isinstance(out, torch.Tensor):
         raise Hint(f"return the tensor to feed to d, not {type(out).__name__}.")
     if out.shape != h.shape or not torch.allclose(out.double(), h):
@@ -91,6 +110,10 @@ def _check_07_1(answer: Any) -> str:
                    "is h itself, so a hook on it would act on c's branch too.)")
     if _uses_function(out):
         raise Hint("this exercise asks for a hook (register_hook), not an autograd.Function.")
+    if spy.hooks == 0:
+        raise Hint("domain_input registers no hook: the exercise asks for one (register_hook). (Mixing h "
+                   "with a detached copy, such as (1 + λ)·h.detach() − λ·h, gives the values and gradients "
+                   "without a hook, but it is not what is asked.)")
     loss_c, loss_d = _losses(h, out, c, d)
     with learner_code("your hook (during backward)"):
         (loss_c + loss_d).backward()
@@ -110,6 +133,9 @@ def _check_07_1(answer: Any) -> str:
         (lc + ld, "nothing was flipped: the hook must return −lam × grad (a hook's return value "
                   "replaces the gradient)."),
     )
+    if out is h and _close(list(torch.autograd.grad(lc + ld, list(g.parameters()), retain_graph=True)), got_g):
+        raise Hint("domain_input returned h itself, so d's gradient never passes the hook you registered: "
+                   "return the tensor the hook is on (a copy of h that only d sees).")
     for loss, hint in mistakes:
         if _close(list(torch.autograd.grad(loss, list(g.parameters()), retain_graph=True)), got_g):
             raise Hint(hint)
@@ -157,8 +183,13 @@ def _check_07_2(answer: Any) -> str:
     for lam in (0.2 + 0.6 * float(torch.rand((), generator=gen)), 1.0, 2.5):
         _check_reversal(answer, lam, gen)
     x = torch.randn(3, generator=gen, dtype=torch.float64).requires_grad_(True)
-    if _uses_function(call(answer, x, 0.5, what="my_reverse"), "GradReverse"):
+    out = call(answer, x, 0.5, what="my_reverse")
+    if _uses_function(out, GradReverse):
         raise Hint("the exercise asks for your own torch.autograd.Function, not helpers.compute_once's.")
+    if not _uses_function(out):
+        raise Hint("my_reverse uses no torch.autograd.Function: the exercise asks for one (a class with "
+                   "forward and backward, called with .apply). (A hook, or (1 + λ)·x.detach() − λ·x, gives "
+                   "these gradients too, but it is not what is asked.)")
     return "identity forward, −λ × gradient backward, on its own branch only: DANN's reversal layer."
 
 
@@ -169,6 +200,8 @@ def _check_07_3(answer: Any) -> str:
         return "∂L_d/∂θ_d from pass 1 and −0.75·∂L_d/∂θ_d from pass 2: 0.25 of it, and 0 at λ = 1."
     if math.isclose(answer, 1.0, abs_tol=1e-6):
         raise Hint("1 is what the right two passes give (d kept out of pass 2); here pass 2 reaches d too.")
+    if math.isclose(answer, -0.25, abs_tol=1e-6) or math.isclose(answer, -1.75, abs_tol=1e-6):
+        raise Hint("the sign: pass 1 gives d +1 × ∂L_d/∂θ_d and pass 2 −0.75 ×; their sum is positive.")
     if math.isclose(answer, 0.0, abs_tol=1e-6):
         raise Hint("0 is the seed's case, λ = 1; with λ = 0.75 the two contributions do not cancel fully.")
     if math.isclose(answer, 1.75, abs_tol=1e-6):

@@ -87,6 +87,15 @@ def _check_08_2(answer: Any) -> str:
         return "one forward, one evaluation of f, one backward: DDP all-reduces all of it."
     if all(close(u, -v) for u, v in zip(got, want)):
         raise Hint("every gradient has the wrong sign: flip only the gradient through x, not through y.")
+    model, a, b, critic = _setup(seed)  # the two parts: through y (kept) and through x (to be flipped)
+    x, y = model(a), model(b)
+    through_y = torch.autograd.grad(critic(x.detach(), y), list(model.parameters()))
+    through_x = torch.autograd.grad(critic(x, y.detach()), list(model.parameters()))
+    flat = [torch.cat([t.flatten() for t in ts]) for ts in (got, through_y, through_x)]
+    scale = -float((flat[0] - flat[1]) @ flat[2] / (flat[2] @ flat[2]))  # got ≈ through_y − scale·through_x
+    if min(abs(scale - 1), abs(scale + 1)) > 1e-3 and close(flat[0], flat[1] - scale * flat[2]):
+        raise Hint(f"the gradient through x is multiplied by {-scale:.3g}, not by −1: the flip must only "
+                   "change its sign (reverse_grad(x) with its default scale 1, or a hook returning −grad).")
     raise Hint("the gradients differ from the two passes': the gradient through x must be negated, "
                "the one through y kept (reverse_grad(x), or a hook on x).")
 
