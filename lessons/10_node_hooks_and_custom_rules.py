@@ -88,11 +88,12 @@ seed_everything(0)
 # %%
 w = torch.tensor([1.0, -2.0], device=device, requires_grad=True)
 h = w * 3                                     # h.grad_fn is MulBackward0
-node = h.grad_fn                              # print(...) returns None: "print(...) or new" gives new
-node.register_prehook(lambda grad_outputs: print("pre-hook gets ∂loss/∂h =", fmt(grad_outputs[0]))
-                      or (grad_outputs[0] * 10,))
+node = h.grad_fn                     # print(...) returns None, so "print(...) or new" gives new
+node.register_prehook(lambda grad_outputs: print(
+    "pre-hook gets ∂loss/∂h =", fmt(grad_outputs[0])) or (grad_outputs[0] * 10,))
 node.register_hook(lambda grad_inputs, grad_outputs: print(
-    "post-hook gets ∂loss/∂w =", fmt(grad_inputs[0]), "and ∂loss/∂h =", fmt(grad_outputs[0]))
+    "post-hook gets ∂loss/∂w =", fmt(grad_inputs[0]),
+    "and ∂loss/∂h =", fmt(grad_outputs[0]))
     or (grad_inputs[0] + 1, *grad_inputs[1:]))  # one entry per input (None for the 3)
 (h * h).sum().backward()                      # ∂loss/∂h = 2h = [6, -12]
 print(node.name(), "| w.grad = 3 · 10 · 2h + 1:", fmt(w.grad))
@@ -200,13 +201,15 @@ b = torch.tensor([3.0], device=device, requires_grad=True)
 handle = register_multi_grad_hook(
     (a, b), lambda grads: print("all ready:", [fmt(g) for g in grads]) or [-g for g in grads])
 ((a * 2).sum() + (b * 5).sum()).backward()
-print("a.grad:", fmt(a.grad), "b.grad:", fmt(b.grad), "← not negated: the return value is ignored")
+print("a.grad:", fmt(a.grad), "b.grad:", fmt(b.grad),
+      "← not negated: the return value is ignored")
 handle.remove()
 handle = register_multi_grad_hook((a, b), lambda grad: print("first ready:", fmt(grad)), mode="any")
 # b's: of two branches ready at once, the engine runs the one recorded later first
 ((a * 2).sum() + (b * 5).sum()).backward()
 handle.remove()
-handle = register_multi_grad_hook((a, b), lambda grads: print("all ready:", [fmt(g) for g in grads]))
+handle = register_multi_grad_hook(
+    (a, b), lambda grads: print("all ready:", [fmt(g) for g in grads]))
 (a * 2).sum().backward()                      # b is not in this graph: None, and not waited for
 handle.remove()
 
@@ -500,7 +503,8 @@ for x_i, y_i in zip(X, targets):
     torch.nn.utils.clip_grad_norm_([w_i], max_norm=C)   # scales by C / (norm + 1e-6) if larger
     looped.append(w_i.grad)
 # rounded to 6 decimals: the + 1e-6 of clip_grad_norm_ means the two need not be bitwise equal
-print("max |Δ| against the loop:", fmt((clipped_mean - torch.stack(looped).mean(0)).abs().max(), 6))
+gap = (clipped_mean - torch.stack(looped).mean(0)).abs().max()
+print("max |Δ| against the loop:", fmt(gap, 6))
 print("clipping the mean instead:", fmt(per_sample.mean(0) * (C / per_sample.mean(0).norm())
                                         .clamp(max=1.0)), "(not the same)")
 

@@ -140,7 +140,7 @@ print(catalogue.measure("f has parameters θ (not g's)",
 def theta_moves(method, make_optimizer):
     q = small_problem(trainable=True)
     optimizer = make_optimizer(q.f.parameters())
-    grads_after(CASE_METHODS["hook on x"], q.g, q.features, q.f)  # an earlier step: θ gets ∂f/∂θ
+    grads_after(CASE_METHODS["hook on x"], q.g, q.features, q.f)  # earlier step: θ gets ∂f/∂θ
     optimizer.step()
     optimizer.zero_grad()  # θ's .grad back to None
     before = [t.detach().clone() for t in q.f.parameters()]
@@ -262,7 +262,7 @@ params = dict(p64.g.named_parameters())
 
 
 def penalty_grad(method, create_graph=True):
-    """G = what `method` leaves in g's .grad (create_graph); returns ∂(Σ G²)/∂(g's parameters)."""
+    """G = what `method` leaves in g's .grad (create_graph); returns ∂(Σ G²)/∂(g's params)."""
     p64.g.zero_grad(set_to_none=True)
     x, y = p64.features()
     method(x, y, p64.f, None, create_graph)
@@ -277,7 +277,8 @@ def penalty():  # P(w), from first-order gradients (all methods agree on them)
 # %%
 fd = finite_difference_grad(penalty, p64.g)  # (P(w + ε) − P(w − ε)) / 2ε, entry by entry
 print(catalogue.measure("create_graph: ∂P/∂w vs two passes", penalty_grad))
-print(catalogue.measure("create_graph: ∂P/∂w vs finite differences", penalty_grad, reference=fd))
+print(catalogue.measure("create_graph: ∂P/∂w vs finite differences", penalty_grad,
+                        reference=fd))
 print("largest |∂P/∂w|:", fmt(max(float(t.abs().max()) for t in fd.values())))
 
 # %% [markdown]
@@ -615,8 +616,9 @@ def batchnorm_run(method):
     batch_mean = q.f.net[0](torch.cat([x, y], dim=1)).mean(0).detach()  # what BatchNorm saw
     gamma = bn.weight.grad
     gamma = "None" if gamma is None else f"Σ|grad| = {float(gamma.abs().sum()):.4f}"
-    print(f"{method.__name__:17} num_batches_tracked = {int(bn.num_batches_tracked)}, running_mean =",
-          f"{float((bn.running_mean / batch_mean).mean()):.2f} × batch mean, γ's .grad:", gamma)
+    ratio = float((bn.running_mean / batch_mean).mean())
+    print(f"{method.__name__:17} num_batches_tracked = {int(bn.num_batches_tracked)},",
+          f"running_mean = {ratio:.2f} × batch mean, γ's .grad:", gamma)
     return grads
 
 
@@ -645,7 +647,7 @@ def under_autocast(cache_enabled):
 reference = under_autocast(True)(two_pass)
 runs = {n: under_autocast(True)(m) for n, m in CASE_METHODS.items()}
 bf16 = {n: max_abs_diff(got, reference) for n, got in runs.items()}
-units = {n: rounding_units(got, reference) for n, got in runs.items()}  # |Δ| / (2⁻⁸ |two-pass|)
+units = {n: rounding_units(got, reference) for n, got in runs.items()}  # |Δ| / (2⁻⁸·|two-pass|)
 print(catalogue.record("autocast bf16", {n: "0" if bf16[n] == 0 else (
     "bf16 rounding" if units[n] <= 1 else bf16[n]) for n in CASE_METHODS}))
 print(catalogue.measure("autocast bf16, cache_enabled=False", under_autocast(False)))
