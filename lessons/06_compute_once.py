@@ -207,11 +207,11 @@ for name, method in METHODS.items():
 # Zeros and `None` are not the same to an optimizer: `torch.optim`'s optimizers skip a parameter
 # whose `.grad` is `None` but step on zeros, so after the two passes AdamW still moves θ (its default weight
 # decay), and SGD with momentum and Adam move it once earlier steps have filled their buffers — as
-# when θ also learns from a loss of its own ([the catalogue](11_one_pass_vs_two.ipynb) shows the
+# when θ also learns from a loss of its own ([the catalogue](11_one_pass_vs_two.ipynb#theta) shows the
 # step). If θ should not learn from these losses, ask backward for `g`'s parameters only (lesson 04):
 # `f(reverse_grad(x), y).backward(inputs=list(g.parameters()))` leaves θ's `.grad` as it was. This
 # holds only while θ is not `g`'s: where `f` re-applies `g` (tied weights), only `autograd.grad` is
-# exact — [the catalogue](11_one_pass_vs_two.ipynb) measures it.
+# exact — [the catalogue](11_one_pass_vs_two.ipynb#tied-weights) measures it.
 #
 # ### `x` used elsewhere
 #
@@ -246,7 +246,7 @@ compare_gradients({name: run_method(m, small) for name, m in {"two-pass + r": tw
 # %% [markdown]
 # The same holds whenever `x` reaches the loss by another path — `y` computed from `x`, `f(x, x)` —
 # and then the `autograd.grad` method is wrong too. A hook on an alias only `f` uses,
-# `x.view_as(x)`, is as branch-local as the reversal. All in [the catalogue](11_one_pass_vs_two.ipynb).
+# `x.view_as(x)`, is as branch-local as the reversal. All in [the catalogue](11_one_pass_vs_two.ipynb#x-elsewhere).
 #
 # ### A hook that stays registered
 #
@@ -272,7 +272,8 @@ for method in (accepted_answer, METHODS["hook"]):
     print(f"{method.__name__:16} x.grad at steps 1–4: {', '.join(signs)}")
 
 # %% [markdown]
-# Keep the handle and remove it (`hook_on_x` does), or use the reversal, which registers nothing.
+# Keep the handle and remove it (`hook_on_x` does), or use the reversal, which registers nothing
+# ([the catalogue](11_one_pass_vs_two.ipynb#hook-stays)).
 #
 # Everything else — `f` that re-applies `g`, `y` that depends on `x`, a gradient penalty
 # (`create_graph=True`), in-place changes, `x` made under `no_grad`, `retain_grad()`, module hooks,

@@ -117,6 +117,8 @@ print(catalogue.measure("x, y split from one call of g",
                         lambda m: grads_after(m, p.g, batched, p.f)))
 
 # %% [markdown]
+# <a id="theta" name="theta"></a>
+#
 # ## θ's .grad is zeros after two passes, not None (f has parameters of its own)
 #
 # **What differs**: not `g`'s gradients, but those of `f`'s own parameters θ (not shared with `g`).
@@ -179,6 +181,8 @@ pt.f.zero_grad(set_to_none=True)
 # `None`). Zeros are not `None` to an optimizer: SGD with momentum and AdamW still move a parameter
 # whose `.grad` is zeros, and skip one whose `.grad` is `None` (above).
 #
+# <a id="tied-weights" name="tied-weights"></a>
+#
 # ## g's gradients differ when f re-applies g (tied weights, a consistency loss)
 #
 # **What differs**: `f` calls `g` itself — a consistency term `|g(x') − y|²`, or weights tied between
@@ -202,6 +206,8 @@ print("reversal with inputs=g's parameters: max |Δ| =", fmt(max_abs_diff(
 # `autograd.grad(f(x, y), [x, y])` never writes a `.grad`, so that term is never added.
 # **The fix**: the `autograd.grad` method, or `autograd.grad` to `x` and `y` only in general.
 #
+# <a id="x-elsewhere" name="x-elsewhere"></a>
+#
 # ## The other loss on x is trained backwards (x feeds r(x) too)
 #
 # **What differs**: `x` also feeds a regulariser `r(x) = mean(x²)` that should train `g` normally.
@@ -219,6 +225,8 @@ print(catalogue.measure("x feeds another loss r(x)",
 # ([lesson 05](05_register_hook.ipynb)). The reversal and the alias are used only by `f`, so only
 # `f`'s gradient is flipped. `autograd.grad` is exact because `r(x)` is pushed as a third root.
 # **The fix**: the reversal, the hook on an alias, or `autograd.grad` with `r` pushed along.
+#
+# <a id="y-depends-on-x" name="y-depends-on-x"></a>
 #
 # ## y depends on x: the hook is wrong, and autograd.grad raises "Trying to backward through the graph a second time" — or runs and is wrong
 #
@@ -248,6 +256,8 @@ for case, features in {"y = g(b) + x": y_plus(1), "y = g(b) + 0.1·x": y_plus(0.
 # silently wrong — when none did (`+ x`, or `y` is `x`): not failing is no proof here. (In the seed
 # example with `y = g(b) + x` the two passes give `w.grad` = 4, the `autograd.grad` method 3: exercise 11.2.)
 # **The fix**: the reversal or the hook on an alias.
+#
+# <a id="create-graph" name="create-graph"></a>
 #
 # ## A gradient penalty through the trick (create_graph=True) gives three different answers
 #
@@ -303,6 +313,8 @@ print("hook left registered vs reversal: max |Δ| =", fmt(max_abs_diff(kept, rev
 print("hook left registered vs finite differences: max |Δ| =", fmt(max_abs_diff(kept, fd), 4))
 
 # %% [markdown]
+# <a id="hook-stays" name="hook-stays"></a>
+#
 # ## A leaf's gradient changes sign every step (the hook stays registered)
 #
 # **What differs**: `x` is a leaf used every step (learned embeddings, say) and the hook is never
@@ -353,6 +365,8 @@ print("hook fired after del:", fired == [True])
 # %% [markdown]
 # **The fix**: keep the handle and `handle.remove()` after the backward (every method here does), or
 # the reversal, which registers nothing.
+#
+# <a id="in-place" name="in-place"></a>
 #
 # ## RuntimeError: one of the variables needed for gradient computation has been modified by an inplace operation, or "… is a view and is being modified inplace" (f changes its input in place)
 #
@@ -427,6 +441,8 @@ print(catalogue.measure("f in place, x.mul_(2), vs two passes of f(x.clone(), y)
                         lambda m: grads_after(m, p.g, p.features, f_doubling), reference=cloned))
 
 # %% [markdown]
+# <a id="no-grad" name="no-grad"></a>
+#
 # ## RuntimeError: cannot register a hook on a tensor that doesn't require gradient, or "element 0 of tensors does not require grad and does not have a grad_fn" (x computed under no_grad)
 #
 # **What differs**: `x` was computed under `torch.no_grad()` (a cached feature, a target). Each method
@@ -457,6 +473,8 @@ print(catalogue.measure("x computed under no_grad (vs l1 alone)",
 # **The fix**: decide. If `x` should train `g`, compute it with grad; if not, `f(x, y).backward()` is
 # all there is — and the reversal's silence is a reason to check `x.requires_grad`.
 #
+# <a id="retain-grad" name="retain-grad"></a>
+#
 # ## x.grad is 0 and y.grad doubled after retain_grad() (the autograd.grad method)
 #
 # **What differs**: `x.retain_grad()` and `y.retain_grad()`, to look at the gradients arriving there.
@@ -481,6 +499,8 @@ print(catalogue.record("retain_grad: x.grad, y.grad (× two passes')", retained)
 # (`g`'s gradients are not affected: nothing is pushed on from the first call.)
 # **The fix**: read `gx` and `gy` themselves, or use another method.
 #
+# <a id="module-hook" name="module-hook"></a>
+#
 # ## A module backward hook on f fires twice, with opposite signs
 #
 # **What differs**: `f` has a full backward hook (a gradient logger, a clipping hook): what it sees.
@@ -500,6 +520,8 @@ print(catalogue.record("module hook on f: grad_output per call", fired))
 # **Why**: the two passes run `f`'s backward twice, the second from `l2 = −f` (grad_output −1); in one
 # pass `f`'s backward runs once, unflipped (the flip happens outside `f`). A hook that counts or clips
 # inside `f` sees other numbers. **The fix**: none needed for `g`; write the hook for the method used.
+#
+# <a id="state" name="state"></a>
 #
 # ## f with state: spectral_norm's power iteration, a memory queue
 #
@@ -562,6 +584,8 @@ for enqueue, case in ((True, "f with a memory queue"), (False, "… fixed: enque
 # — then every method agrees (the "fixed" rows). Or restore the state between the passes (as for
 # dropout, below).
 #
+# <a id="dropout" name="dropout"></a>
+#
 # ## Dropout: two passes draw two masks
 #
 # **What differs**: `f` has dropout in training mode. Each evaluation draws new masks: the two passes
@@ -603,6 +627,8 @@ print("two passes with the RNG restored vs one pass: max |Δ| =",
 # new masks; pass `devices=[x.device]` there. Not measured here: this catalogue runs on the CPU, and no
 # GPU was at hand when it was written.
 #
+# <a id="batchnorm" name="batchnorm"></a>
+#
 # ## BatchNorm's running statistics are updated twice
 #
 # **What differs**: `f` has BatchNorm in training mode. `g`'s gradients agree; the running statistics
@@ -631,6 +657,8 @@ print(catalogue.measure("f with BatchNorm (training)", batchnorm_run))
 # **The fix**: one pass is usually what you mean (one update per step). To make two passes do the
 # same, save `running_mean`, `running_var` and `num_batches_tracked` before the second pass and copy
 # them back after it.
+#
+# <a id="autocast" name="autocast"></a>
 #
 # ## Mixed precision: one-pass gradients differ under autocast (bf16)
 #

@@ -313,6 +313,14 @@ def _with_params():
     return saved_tensor_bytes(lambda: model(x).pow(2).mean())
 
 
+def _without_input():  # review of issue 15: section 2 leaves x out, the exercise counts it
+    from helpers.exercises.lesson03 import _section2_model
+    from helpers.measure import saved_tensor_bytes
+
+    model, x = _section2_model()
+    return saved_tensor_bytes(lambda: model(x).pow(2).mean(), exclude=[*model.parameters(), x])
+
+
 def _two_losses_clone(a):
     a.grad = None
     h = a.exp()
@@ -397,6 +405,7 @@ WRONG += [
     ("03.1", "4, -4, 8", "not a string"),
     ("03.2", None, "Not answered yet"),
     ("03.2", Lazy(_with_params), "exclude=model"),
+    ("03.2", Lazy(_without_input), "leaves out the input x as well"),
     ("03.2", Lazy(lambda: _bytes() // 4), "float32 elements"),
     ("03.2", Lazy(lambda: 8 * _bytes()), "bits"),
     ("03.2", Lazy(lambda: _bytes() / 1024), "not kilobytes"),

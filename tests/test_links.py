@@ -65,7 +65,21 @@ def test_lesson_links_resolve(nb):
         if target.startswith("https://colab.research.google.com/github/"):
             assert target == colab_url(f"notebooks/{nb.name}"), target
         elif not target.startswith("http"):
-            assert (nb.parent / target.split("#")[0]).exists(), f"{nb.name}: broken link {target}"
+            path, _, fragment = target.partition("#")
+            page = nb.parent / path if path else nb
+            assert page.exists(), f"{nb.name}: broken link {target}"
+            if fragment and page.suffix == ".ipynb":
+                assert fragment in anchors(page), f"{nb.name}: {target} names no anchor of {page.name}"
+
+
+def anchors(notebook):
+    """The fragments a link into ``notebook`` may name: explicit ``<a id=…>``/``name=…`` anchors,
+    and each heading as JupyterLab anchors it (its text with spaces as hyphens)."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    found = set(re.findall(r'(?:id|name)="([^"]+)"', text))
+    found |= {h.strip().replace(" ", "-") for h in re.findall(r"^#+ (.+)$", text, re.M)}
+    return found
 
 
 def test_site_and_pages_workflow_use_the_project_address():

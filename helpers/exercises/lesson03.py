@@ -59,7 +59,12 @@ def _check_03_2(answer: Any) -> str:
         raise Hint("give the exact number of bytes, not kilobytes or megabytes.")
     got = as_int(answer, "the number of bytes")
     if got == expected:
-        return f"{expected} bytes: activations only; parameters excluded."
+        return (f"{expected} bytes: what the forward saves, parameters excluded — the input x included "
+                "(section 2 left it out, since the variable x keeps it alive anyway).")
+    without_input = saved_tensor_bytes(lambda: model(x).pow(2).mean(), exclude=[*model.parameters(), x])
+    if got == without_input:
+        raise Hint(f"that count leaves out the input x as well, as section 2 does; this exercise counts it: "
+                   f"add x's {expected - without_input} bytes (exclude=model only).")
     if got == with_params:
         raise Hint("that count includes the parameters (the linear layers' weights): pass exclude=model.")
     if got * 4 == expected:
