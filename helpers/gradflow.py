@@ -251,7 +251,9 @@ class GradientFlow:
         for node, slot in self.cuts():
             cut = f"{prefix}{node}cut{slot}"
             dot.node(cut, "no grad", shape="plaintext", style="", fontcolor=_CUT_COLOUR)
-            dot.edge(cut, f"{prefix}{node}", style="dashed", color=_CUT_COLOUR, arrowhead="tee")
+            # laid out like an input (above its consumer), the bar at the input's end: the gradient
+            # would travel from the node towards that input and stops before it; nothing flows in
+            dot.edge(cut, f"{prefix}{node}", style="dashed", color=_CUT_COLOUR, dir="back", arrowtail="tee")
 
     @staticmethod
     def _edge(dot: Any, source: str, target: str, grad: torch.Tensor | None) -> None:

@@ -208,8 +208,8 @@ with expect_error(RuntimeError, contains="saved tensors after they have already 
 # backward node sends to each of its inputs during one `backward()`. The layout is that of
 # section 3, but here the red arrows point the way the gradient travels, **backward**, from `loss`
 # to `w`, each labelled with what was sent (in the text, `A -> B: v` means A sent v to B). A grey
-# dashed line labelled "no grad", ending in a bar at a node, marks an input of that node that
-# receives nothing: nothing flows along it, either way.
+# dashed line from a node to a "no grad" label, with a bar at the label's end, marks an input of that
+# node that receives nothing: the gradient stops before it, and nothing flows into the node from it.
 #
 # The loss's gradient 1 leaves `PowBackward0` as 2 (w·x − 2) · 1 = 5, passes `SubBackward0`
 # unchanged (the constant 2 gets nothing), `SumBackward0` hands 5 to each of the three products,
