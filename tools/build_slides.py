@@ -46,9 +46,11 @@ OUT = ROOT / "artifacts" / "slides"
 WIDTH, HEIGHT = 1280, 720
 #: Lines of code and of text output one slide has room for (with its heading and key sentence).
 MAX_CODE_LINES = 16
-MAX_TEXT_LINES = 22
+MAX_TEXT_LINES = 24
 #: Longest output line shown whole (longer ones are cut, with an ellipsis).
 MAX_LINE_CHARS = 118
+#: Longest code line shown in the normal type size (longer: smaller type, ``slide-wide``).
+MAX_CODE_CHARS = 120
 
 _NBVAL_MARKER = re.compile(r"^[ \t]*# NBVAL_[A-Z_]+[ \t]*\n?", re.M)
 _BADGE = re.compile(r"^\[!\[[^\]]*\]\([^)]*\)\]\([^)]*\)\s*$", re.M)
@@ -63,9 +65,13 @@ CSS = """
 .reveal .jp-Cell { padding: 0; margin: 0 0 6px; }
 .reveal .jp-InputPrompt, .reveal .jp-OutputPrompt, .reveal .jp-Collapser { display: none; }
 .reveal .jp-InputArea-editor, .reveal .jp-OutputArea-output { width: 100%; }
-.reveal .highlight, .reveal .highlight pre { margin: 0; font-size: 16px; line-height: 1.3; }
-.reveal .jp-OutputArea-output pre { font-size: 15px; line-height: 1.25; white-space: pre; margin: 0; }
+.reveal .highlight, .reveal .highlight pre, .reveal .jp-InputArea-editor pre {
+  margin: 0; font-size: 15px !important; line-height: 1.25 !important; }
+.reveal .jp-OutputArea-output pre { font-size: 14px !important; line-height: 1.25 !important; white-space: pre; margin: 0; }
 .reveal .jp-RenderedImage img { max-height: 470px; max-width: 100%; width: auto; height: auto; }
+.reveal .celltag_slide-wide .jp-InputArea-editor pre { font-size: 12px !important; }
+.reveal .celltag_slide-stacked { display: block !important; }
+.reveal .celltag_slide-stacked .jp-RenderedImage img { max-height: 250px; }
 /* code beside its picture */
 .reveal .jp-CodeCell:has(img) { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; align-items: start; }
 .reveal .jp-CodeCell:has(img) .highlight pre { font-size: 14px; }
@@ -112,8 +118,13 @@ def _has_picture(cell) -> bool:
     return any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
 
 
+def slide_code(source: str) -> str:
+    """A cell's code as its slide shows it: no test markers, no runs of blank lines."""
+    return re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", _NBVAL_MARKER.sub("", source)).strip("\n")
+
+
 def _code_lines(cell) -> int:
-    return len([line for line in _NBVAL_MARKER.sub("", cell.source).splitlines() if line.strip()])
+    return len(slide_code(cell.source).splitlines())
 
 
 def choose_code_cell(cells: list) -> int | None:
@@ -146,6 +157,9 @@ def _cut(text: str, room: int) -> str:
 def fit_outputs(cell) -> None:
     """Cut a shown cell's text outputs to the room its slide has; only the first picture stays."""
     room = max(4, MAX_TEXT_LINES - _code_lines(cell))
+    if _has_picture(cell):  # the picture beside the code; the text outputs stay in the notebook
+        cell.outputs = [next(o for o in cell.outputs if "image/png" in o.get("data", {}))]
+        return
     picture_seen, kept = False, []
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
@@ -203,8 +217,14 @@ def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         shown = choose_code_cell(cells) if number > 0 else None
         for i, cell in enumerate(cells):
             if i == shown:
-                cell.source = _NBVAL_MARKER.sub("", cell.source)
+                cell.source = slide_code(cell.source)
                 fit_outputs(cell)
+                widest = max(map(len, cell.source.splitlines() or [""]))
+                tags = cell.metadata.setdefault("tags", [])
+                if widest > MAX_CODE_CHARS:  # smaller type
+                    tags.append("slide-wide")
+                if _has_picture(cell) and (widest > MAX_CODE_CHARS // 2 or _code_lines(cell) > 8):
+                    tags.append("slide-stacked")  # the picture under the code, not beside it
                 out.append(_slide(cell, "-"))
             elif cell.cell_type == "markdown":
                 out.append(_slide(cell, "notes"))
