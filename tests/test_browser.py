@@ -7,9 +7,15 @@ pop-up (the project's ``lab-settings/overrides.json`` turns it off), every cell 
 (graphs, plots) loaded as images and not shrunk below legibility. One screenshot per lesson goes to
 ``artifacts/screenshots/``.
 
-The static site (``tools/build_site.py``) is built, served on 127.0.0.1 and opened page by page:
-every image loads and has alternative text, every internal link (and its anchor) resolves, and each
-lesson links to the previous and the next one.
+The static site (``tools/build_site.py``, with the slide decks of ``tools/build_slides.py``) is built,
+served on 127.0.0.1 and opened page by page: every image loads and has alternative text, every internal
+link (and its anchor) resolves, and each lesson links to the previous and the next one. At a phone's
+(390×844) and a laptop's (1366×900) size: no text output wraps (so none is cut mid-word), code boxes
+are at least 85% of the text's width on the phone, headings and the lesson table keep their words
+whole, no ``NBVAL`` marker or prompt shows, every picture opens in the lightbox at its full size, every
+lesson's download link gives its committed notebook, the search index holds no "Copied!"; dark mode
+follows the system's setting and the toggle switches it. Every slide deck opens offline, and every
+slide renders within 1280×720 with no line cut. Screenshots of each go to ``artifacts/screenshots/``.
 
 Needs Debian's Chromium at /usr/bin/chromium (``python3 workshop.py test`` installs it where it can);
 skipped without it, except in CI (``CI`` set), where a missing browser is a failure.
@@ -424,6 +430,10 @@ def test_site_layout_at_phone_and_desktop(site, browser, viewport):
             page.locator(".jupyter-wrapper .jp-CodeCell").first.screenshot(
                 path=str(SCREENSHOTS / "site-phone-06-first-code-cell.png"))
     page.close()
+    with urllib.request.urlopen(f"{site}/search/search_index.json", timeout=10) as reply:
+        index = reply.read().decode("utf-8")
+    if "Copied!" in index or re.search(r"In\s*\[\d*\]:", index):
+        problems.append("the search index holds the copy button's 'Copied!' or cell prompts")
     assert not problems, "\n".join(problems[:20])
 
 
