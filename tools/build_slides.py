@@ -99,7 +99,7 @@ def key_sentence(text: str) -> tuple[str, str]:
     if first.lstrip().startswith(("|", "```", "-", "*", ">", "<")):  # a table, code or list: no sentence
         return "", body
     flat = " ".join(first.split())
-    parts = re.split(r"(?<=[.:!?])\s+(?=[A-Z(`*\[])", flat, maxsplit=1)
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z(`*\[])", flat, maxsplit=1)
     sentence = parts[0]
     rest = (parts[1] if len(parts) > 1 else "") + ("\n\n" + body.split("\n\n", 1)[1] if "\n\n" in body else "")
     return sentence, rest.strip()
