@@ -83,7 +83,7 @@ _LESSON_LINK = re.compile(r"^(\d\d_[A-Za-z0-9_]+)\.ipynb(#.*)?$")
 _FILE_TARGET = re.compile(r"^(\.\./)*[\w./-]+\.(ipynb|py|md|txt|yml|yaml|toml|json|png|svg)(#[\w.-]*)?$")
 _HEADING = re.compile(r"^(#{1,6} .*)$", re.M)
 _COLAB_BADGE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\s*$", re.M)
-_NBVAL_MARKER = re.compile(r"^[ \t]*# NBVAL_[A-Z_]+[ \t]*\n?", re.M)
+_NBVAL_MARKER = re.compile(r"^([ \t]*)# NBVAL_[A-Z_]+[ \t]*(.*)(\n?)", re.M)
 
 
 def launch_buttons(notebook_path: str) -> str:
@@ -100,8 +100,8 @@ def launch_buttons(notebook_path: str) -> str:
 
 
 def strip_markers(code: str) -> str:
-    """A code cell's source without the test suite's ``# NBVAL_…`` marker lines."""
-    return _NBVAL_MARKER.sub("", code)
+    """A code cell's source without the test suite's ``# NBVAL_…`` markers (a comment after one stays)."""
+    return _NBVAL_MARKER.sub(lambda m: f"{m[1]}# {m[2]}{m[3]}" if m[2].strip() else "", code)
 
 
 def png_size(png: bytes) -> tuple[int, int]:

@@ -41,6 +41,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
 TEMPLATES = ROOT / "tools" / "slides_template"
 OUT = ROOT / "artifacts" / "slides"
 WIDTH, HEIGHT = 1280, 720
@@ -52,7 +53,6 @@ MAX_LINE_CHARS = 118
 #: Longest code line shown in the normal type size (longer: smaller type, ``slide-wide``).
 MAX_CODE_CHARS = 120
 
-_NBVAL_MARKER = re.compile(r"^[ \t]*# NBVAL_[A-Z_]+[ \t]*\n?", re.M)
 _BADGE = re.compile(r"^\[!\[[^\]]*\]\([^)]*\)\]\([^)]*\)\s*$", re.M)
 
 CSS = """
@@ -80,7 +80,6 @@ CSS = """
 
 def lesson_stems(readme: str | None = None) -> list[str]:
     """The lessons of the README's table, in its order."""
-    sys.path.insert(0, str(ROOT / "tools"))
     from build_site import lesson_rows
 
     readme = readme if readme is not None else (ROOT / "README.md").read_text(encoding="utf-8")
@@ -120,7 +119,9 @@ def _has_picture(cell) -> bool:
 
 def slide_code(source: str) -> str:
     """A cell's code as its slide shows it: no test markers, no runs of blank lines."""
-    return re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", _NBVAL_MARKER.sub("", source)).strip("\n")
+    from build_site import strip_markers
+
+    return re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", strip_markers(source)).strip("\n")
 
 
 def _code_lines(cell) -> int:
