@@ -76,7 +76,7 @@ def test_lesson_copy_has_buttons_plain_headings_and_pictures_as_files_with_alt_t
     assert nb.cells[1].source.startswith("## 1. grad_fn and [lesson 02](../02_detach/)")
     assert pictures == 2
     plot, graph = nb.cells[2].outputs[0], nb.cells[3].outputs[0]
-    assert plot.data == {"text/html": '<img src="../images/09_title-02-0.png" alt="Plot: The loss curve.">'}  # no PNG size
+    assert plot.data == {"text/html": '<img src="../images/09_title-02-0.png" alt="Plot: The loss curve.">'}
     assert graph.data["text/html"] == ('<img src="../images/09_title-03-0.png" '
                                        'alt="autograd graph: 2 nodes\n  [0] &quot;a&quot; &lt;b&gt;">')
     assert nb.cells[3].outputs[1].text == "printed\n"

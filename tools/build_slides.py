@@ -67,13 +67,15 @@ CSS = """
 .reveal .jp-InputArea-editor, .reveal .jp-OutputArea-output { width: 100%; }
 .reveal .highlight, .reveal .highlight pre, .reveal .jp-InputArea-editor pre {
   margin: 0; font-size: 15px !important; line-height: 1.25 !important; }
-.reveal .jp-OutputArea-output pre { font-size: 14px !important; line-height: 1.25 !important; white-space: pre; margin: 0; }
+.reveal .jp-OutputArea-output pre {
+  font-size: 14px !important; line-height: 1.25 !important; white-space: pre; margin: 0; }
 .reveal .jp-RenderedImage img { max-height: 470px; max-width: 100%; width: auto; height: auto; }
 .reveal .celltag_slide-wide .jp-InputArea-editor pre { font-size: 12px !important; }
 .reveal .celltag_slide-stacked { display: block !important; }
 .reveal .celltag_slide-stacked .jp-RenderedImage img { max-height: 250px; }
 /* code beside its picture */
-.reveal .jp-CodeCell:has(img) { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; align-items: start; }
+.reveal .jp-CodeCell:has(img) {
+  display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; align-items: start; }
 .reveal .jp-CodeCell:has(img) .highlight pre { font-size: 14px; }
 """
 
