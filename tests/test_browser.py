@@ -452,8 +452,13 @@ def test_site_pictures_open_full_size_on_a_phone(site, browser):
             page.locator("article a.glightbox").nth(k).click()
             slide = page.locator(".glightbox-container .gslide.current img")
             slide.wait_for(state="visible", timeout=10_000)
-            slide.evaluate("i => i.decode ? i.decode().catch(() => null) : null")  # loaded and laid out
-            page.wait_for_timeout(150)
+            try:  # the opening animation has ended when the picture stops growing
+                page.wait_for_function("""() => {
+                    const i = document.querySelector('.glightbox-container .gslide.current img');
+                    return i && i.naturalWidth && Math.abs(i.getBoundingClientRect().width - i.naturalWidth) <= 2;
+                }""", timeout=3000)
+            except Exception:  # noqa: BLE001 (measured and reported below)
+                pass
             natural = slide.evaluate("i => i.naturalWidth")
             if not natural:
                 problems.append(f"{stem}: picture {k} did not load in the lightbox")
