@@ -510,8 +510,10 @@ SLIDES_JS = """() => {
     const {h, v} = Reveal.getIndices(s);
     Reveal.slide(h, v);
     const box = {left: 0, top: 0, right: window.innerWidth, bottom: window.innerHeight};  // 1280x720
-    if (s.scrollHeight > %(H)d + 1 || s.scrollWidth > %(W)d + 1)
-      problems.push(`slide ${n + 1}: content ${s.scrollWidth}x${s.scrollHeight}`);
+    const k = parseFloat(s.dataset.fit || '1');  // the deck scales down a slide that would not fit
+    if (s.scrollHeight * k > %(H)d + 1 || s.scrollWidth * k > %(W)d + 1)
+      problems.push(`slide ${n + 1}: content ${s.scrollWidth}x${s.scrollHeight} at scale ${k}`);
+    if (k < 0.75) problems.push(`slide ${n + 1}: scaled to ${k} to fit: too much on one slide`);
     for (const el of s.querySelectorAll('pre, img, h1, h2, p, .jp-Cell')) {
       const r = el.getBoundingClientRect();
       if (r.width === 0 && r.height === 0) continue;

@@ -20,8 +20,9 @@ with the template in ``tools/slides_template/``: nbconvert's own, without the sc
 from a CDN (jQuery, RequireJS, Mermaid, MathJax), with reveal.js loaded from ``reveal.js/`` beside the
 decks. That copy of reveal.js (its ``dist/`` and its notes plugin) comes from the sphinx-revealjs
 package (PyPI, pinned in requirements.txt), which ships it: the decks open from the folder, offline,
-and the folder can be copied to a USB stick as it is. Slides are 1280×720; press ``S`` for the
-speaker notes, ``F`` for full screen.
+and the folder can be copied to a USB stick as it is. Slides are 1280×720; a slide whose content
+would still not fit (a long key sentence, say) is scaled down by the deck's script until it does.
+Press ``S`` for the speaker notes, ``F`` for full screen.
 
 The annotated copy also presents live: open ``artifacts/slides/NN_name.ipynb`` in JupyterLab (the
 pinned jupyterlab-rise extension), Run All, then the RISE button (or Alt+R).
