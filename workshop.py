@@ -5,6 +5,7 @@
     python3 workshop.py test         set up, then run every test (helpers, notebooks, browser)
     python3 workshop.py notebooks    re-execute the lessons into notebooks/ (for authors)
     python3 workshop.py site         build the static site of the lessons into artifacts/site/
+    python3 workshop.py slides       build a reveal.js slide deck per lesson into artifacts/slides/
     python3 workshop.py preflight    check this machine for a workshop and print a verdict
     python3 workshop.py setup        only set up
 
@@ -201,6 +202,9 @@ def main(argv: list[str]) -> int:
     if command == "site":
         setup()
         return run([str(venv_bin("python")), "tools/build_site.py", *rest])
+    if command == "slides":
+        setup()
+        return run([str(venv_bin("python")), "tools/build_slides.py", *rest])
     if command == "preflight":
         if not venv_bin("python").exists():
             return run([sys.executable, "tools/preflight.py", *rest])

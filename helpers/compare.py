@@ -89,8 +89,11 @@ class GradientComparison:
         """One panel per parameter: each method's gradient entries (y) against the reference's (x).
 
         Points on the diagonal mean the same gradient; each panel lists every method's max |Δ|.
-        Complex gradients are drawn as their real and imaginary parts. The figure is 900 pixels wide
-        (two panels a row, one legend for all), so that its text stays legible at notebook width.
+        Complex gradients are drawn as their real and imaginary parts. The values drawn are rounded to
+        ``decimals``, as the table prints them: PyTorch's CPU kernels (AVX2 or not) round the last bits
+        differently, which moved a few pixels of the unrounded picture from one machine to another. The
+        figure is 900 pixels wide (two panels a row, one legend for all), so that its text stays legible
+        at notebook width.
         Returns a :class:`~helpers.show.FigurePicture`: a PNG in Jupyter, a one-line description as
         text; ``.figure`` is the matplotlib figure.
         """
@@ -100,8 +103,9 @@ class GradientComparison:
 
         from helpers.show import FigurePicture
 
-        def entries(t: torch.Tensor) -> torch.Tensor:
-            return (torch.view_as_real(t) if t.is_complex() else t).flatten()[:max_points]
+        def entries(t: torch.Tensor) -> torch.Tensor:  # rounded as the table prints them
+            t = torch.view_as_real(t) if t.is_complex() else t
+            return torch.round(t, decimals=self.decimals).flatten()[:max_points]
 
         n = len(self.params)
         cols = min(2, n)
@@ -124,7 +128,8 @@ class GradientComparison:
             ax.set_xlabel(f"{self.reference} gradient", fontsize=10)
             ax.set_ylabel("other method's gradient", fontsize=10)
             ax.tick_params(labelsize=9)
-            deltas = "\n".join(f"{m}: {self.max_abs_diff[m][p]:.{digits}g}" for m in self.methods)
+            deltas = "\n".join(f"{m}: {round(self.max_abs_diff[m][p], self.decimals):.{digits}g}"
+                                for m in self.methods)
             ax.text(0.98, 0.03, "max |Δ|\n" + deltas, transform=ax.transAxes, ha="right", va="bottom",
                     fontsize=9, bbox=dict(boxstyle="round", facecolor="white", alpha=0.8, edgecolor="0.8"))
         for ax in axes[n:]:

@@ -125,3 +125,40 @@ def test_lesson_copy_leaves_out_the_setup_cell(tmp_path):
     copy = nbformat.read(target, as_version=4)
     assert not any(c.cell_type == "code" and c.source == build_site.BOOTSTRAP_CELL for c in copy.cells)
     assert len(copy.cells) == len(stored.cells) - 1
+
+
+@pytest.mark.parametrize("code, shown", [
+    ("# NBVAL_IGNORE_OUTPUT\nt = time()", "t = time()"),
+    ("# NBVAL_IGNORE_OUTPUT (timings)\nt = time()", "# (timings)\nt = time()"),
+    ("x = 1\n    # NBVAL_RAISES_EXCEPTION\ny", "x = 1\ny"),
+    ("print('# NBVAL_ in a string')", "print('# NBVAL_ in a string')"),
+])
+def test_code_on_the_site_has_no_test_markers(code, shown):
+    assert build_site.strip_markers(code) == shown
+
+
+def test_lesson_page_numbers_cells_from_one_and_links_its_download(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    source = make_lesson(tmp_path)
+    target, _ = build_site.prepare_notebook(source, docs)
+    nb = nbformat.read(target, as_version=4)
+    assert [c.execution_count for c in nb.cells if c.cell_type == "code"] == [1, 2]
+    assert 'href="../downloads/09_title.ipynb" download' in nb.cells[0].source
+    assert nb.cells[0].source.startswith("# 09 · Title\n\n<div class=\"launch\">")
+    assert (docs / "downloads" / "09_title.ipynb").read_bytes() == source.read_bytes()
+
+
+def test_wide_pictures_keep_a_legible_scale_and_scroll():
+    png = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR" + (1131).to_bytes(4, "big") + (811).to_bytes(4, "big")
+    html = build_site.picture_html("../images/a.png", "alt", png)
+    assert 'class="picture-scroll"' in html and 'width="1131" height="811"' in html
+    assert f"max(100%, {round(1131 * build_site.MIN_SCALE)}px)" in html
+
+
+def test_front_page_says_how_to_run_the_lessons_locally():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page = build_site.index_page(readme, slides=True)
+    assert f"git clone {REPO_URL}.git" in page and "python3 workshop.py lab" in page
+    assert "workshop.py site" not in page.split("## Run the lessons on your machine")[1]  # the optional one
+    assert 'lesson-table' in page and ".slides.html" in page

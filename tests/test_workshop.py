@@ -23,7 +23,7 @@ def test_uses_only_the_standard_library():
 def test_help_lists_the_commands():
     out = subprocess.run([sys.executable, str(ROOT / "workshop.py"), "help"], capture_output=True, text=True)
     assert out.returncode == 0
-    for command in ("lab", "test", "notebooks", "preflight", "setup", "site"):
+    for command in ("lab", "test", "notebooks", "preflight", "setup", "site", "slides"):
         assert f"python3 workshop.py {command}" in out.stdout
     bad = subprocess.run([sys.executable, str(ROOT / "workshop.py"), "nonsense"], capture_output=True, text=True)
     assert bad.returncode == 2
