@@ -358,7 +358,7 @@ for name, t in timings.items():
 # step, no more, and less where `x` and `y` meet only as separate operands. Use the
 # reversal when `x` has other uses or you want the code to say where the flip happens; the hook,
 # with its handle removed, when `x` feeds only `f`. Anything else: the catalogue's
-# [summary table](11_one_pass_vs_two.ipynb#Summary).
+# [summary table](11_one_pass_vs_two.ipynb#summary).
 
 # %% [markdown]
 # ## Exercises

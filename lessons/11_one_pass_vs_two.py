@@ -22,7 +22,7 @@
 # function, and every method computes the gradients of `l1 = f(x.detach(), y)` plus
 # `l2 = −f(x, y.detach())` with `f` evaluated once. Each section below is one case where that is not
 # so: titled by what you see, then **what differs**, max |Δ| of every method against the two passes
-# (printed), **why**, and **the fix**. The [summary table](#Summary) is at the end.
+# (printed), **why**, and **the fix**. The [summary table](#summary) is at the end.
 #
 # **You will learn**, for your case: what differs from the two passes, by how much, why, and the fix.
 #
@@ -94,7 +94,7 @@ show_source(hook_on_alias)  # the fifth method; the other four are lesson 06's
 # rows of `a` and of `b`, `f` a small MLP critic of the pairs (`PairCritic`, lesson 06).
 # `grads_after(method, g, features, f)` makes `x, y = features()`, runs the method and returns `g`'s
 # gradients. A table entry is `0` (bitwise equal), `< 1e-5` (nonzero, rounding-sized), a number
-# (max |Δ|), or `raises` (then the section prints the error); [the summary](#Summary) lists the rest.
+# (max |Δ|), or `raises` (then the section prints the error); [the summary](#summary) lists the rest.
 #
 # ## The baseline: x and y from two calls of g, f plain
 #
@@ -698,6 +698,8 @@ print("max |Δ| / (2⁻⁸ |two-pass entry|):", {n: f"{u:.2f}" for n, u in units
 # and the two contributions are summed in fp32 (in `.grad`). With `cache_enabled=False` each call
 # casts for itself, and every method agrees exactly. **The fix**: `cache_enabled=False` if you need
 # the two passes' bits; otherwise the difference is one bf16 rounding of each weight's gradient.
+#
+# <a id="summary" name="summary"></a>
 #
 # ## Summary
 #
