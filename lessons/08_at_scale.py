@@ -364,4 +364,4 @@ check("08.2", ddp_step)
 
 # %% [markdown]
 # Exercise **08.3** (a flip that works under `torch.func.grad`) is in
-# [lesson 09](09_compile_and_func.ipynb#Exercises).
+# [lesson 09](09_compile_and_func.ipynb#exercises).

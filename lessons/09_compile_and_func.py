@@ -405,6 +405,8 @@ if TRY_INDUCTOR and (shutil.which("gcc") or shutil.which("clang") or shutil.whic
 torch._dynamo.reset()
 
 # %% [markdown]
+# <a id="exercises" name="exercises"></a>
+#
 # ## Exercises
 #
 # **08.3** Write `flip(x)`: the identity in the forward pass, the negated gradient in the backward pass

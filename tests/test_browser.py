@@ -267,7 +267,8 @@ def test_lesson_runs_in_jupyterlab(runs, notebook):
         assert stored >= 1, "every workshop lesson shows at least one picture"
     assert state["images"] >= stored, f"{state['images']} pictures rendered, {stored} stored"
     assert state["loaded"] == state["images"], f"{state['images'] - state['loaded']} images did not load"
-    assert state["first_image_visible"]
+    if stored:
+        assert state["first_image_visible"]
     assert not state["news"], "the news pop-up is shown: lab-settings/overrides.json was not applied"
     assert state["min_scale"] >= MIN_IMAGE_SCALE, (
         f"a picture is shown at {state['min_scale']:.2f} of its size: its text is too small to read")
