@@ -198,8 +198,8 @@ print("autograd.grad(loss, h) ran:", ran, "| h.grad:", fmt(h.grad))
 # %%
 a = torch.tensor([1.0, 2.0], device=device, requires_grad=True)
 b = torch.tensor([3.0], device=device, requires_grad=True)
-handle = register_multi_grad_hook(
-    (a, b), lambda grads: print("all ready:", [fmt(g) for g in grads]) or [-g for g in grads])
+show_all = lambda grads: print("all ready:", [fmt(g) for g in grads])  # noqa: E731
+handle = register_multi_grad_hook((a, b), lambda grads: show_all(grads) or [-g for g in grads])
 ((a * 2).sum() + (b * 5).sum()).backward()
 print("a.grad:", fmt(a.grad), "b.grad:", fmt(b.grad),
       "← not negated: the return value is ignored")
@@ -208,8 +208,7 @@ handle = register_multi_grad_hook((a, b), lambda grad: print("first ready:", fmt
 # b's: of two branches ready at once, the engine runs the one recorded later first
 ((a * 2).sum() + (b * 5).sum()).backward()
 handle.remove()
-handle = register_multi_grad_hook(
-    (a, b), lambda grads: print("all ready:", [fmt(g) for g in grads]))
+handle = register_multi_grad_hook((a, b), show_all)
 (a * 2).sum().backward()                      # b is not in this graph: None, and not waited for
 handle.remove()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from exercise_cases import assert_accepted, assert_rejected, cases
 
 from helpers.at_scale import ClassicReverse
 from helpers.compute_once import reverse_grad
@@ -191,10 +192,8 @@ WRONG_08_3 = [
 ]
 
 
-CASES_RIGHT = ([("08.1", a) for a in RIGHT_08_1] + [("08.2", a) for a in RIGHT_08_2]
-               + [("08.3", a) for a in RIGHT_08_3])
-CASES_WRONG = ([("08.1", a, h) for a, h in WRONG_08_1] + [("08.2", a, h) for a, h in WRONG_08_2]
-               + [("08.3", a, h) for a, h in WRONG_08_3])
+CASES_RIGHT, CASES_WRONG = cases({"08.1": RIGHT_08_1, "08.2": RIGHT_08_2, "08.3": RIGHT_08_3},
+                                 {"08.1": WRONG_08_1, "08.2": WRONG_08_2, "08.3": WRONG_08_3})
 
 
 def test_counts():
@@ -205,21 +204,13 @@ def test_counts():
 
 @pytest.mark.parametrize("exercise_id, answer", CASES_RIGHT, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES_RIGHT)])
 def test_right_answers_pass(exercise_id, answer):
-    state = torch.get_rng_state()
-    with torch.no_grad():  # the check must not depend on the learner's grad mode
-        feedback = check(exercise_id, answer)
-    assert feedback.correct, repr(feedback)
-    assert torch.equal(torch.get_rng_state(), state)
+    assert_accepted(exercise_id, answer)
 
 
 @pytest.mark.parametrize("exercise_id, answer, hint", CASES_WRONG,
                          ids=[f"{c[0]}-{c[2][:20]}" for c in CASES_WRONG])
 def test_wrong_answers_get_their_hint(exercise_id, answer, hint):
-    state = torch.get_rng_state()
-    feedback = check(exercise_id, answer)
-    assert not feedback.correct
-    assert hint in feedback.message, feedback.message
-    assert torch.equal(torch.get_rng_state(), state)
+    assert_rejected(exercise_id, answer, hint)
 
 
 @pytest.mark.parametrize("exercise_id", ["08.1", "08.2", "08.3"])
