@@ -123,7 +123,8 @@ def outcome(setting, name):
     if status == "error":
         return "RuntimeError"
     agree = "yes" if float((p0 - p1).abs().max()) < 1e-6 else "no"
-    return agree + ", " + describe_diff(max(float((p - single[name]).abs().max()) for p in (p0, p1)))
+    off = max(float((p - single[name]).abs().max()) for p in (p0, p1))
+    return f"{agree}, {describe_diff(off)}"
 
 
 # %%
