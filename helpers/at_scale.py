@@ -28,6 +28,7 @@ from helpers.dann import Batch, domain_loss, label_loss, make_batches, make_doma
 
 __all__ = [
     "DANN_DDP_STEPS",
+    "DDP_OPTIONS",
     "MICRO_BATCHES",
     "ClassicReverse",
     "Table",
@@ -35,6 +36,7 @@ __all__ = [
     "at_scale_experiments",
     "checkpoint_placements",
     "compile_ddp_experiments",
+    "dann_forward",
     "dann_reference",
     "ddp_problem",
     "describe_diff",
@@ -72,7 +74,9 @@ def max_abs_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> floa
 # Each step takes the DDP-wrapped DANN and this rank's slice of the batch. It goes through the wrapper's
 # forward (``ddp(points, with_features=True)``): that is what arms DDP's reducer for one backward.
 
-def _dann_losses(ddp: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, int]:
+def dann_forward(ddp: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """DDP's forward on both domains' points: features ``h``, the label loss ``L_c``, and ``n``, the rows
+    of each domain (``d`` runs outside it, in the step)."""
     h, logits = ddp(torch.cat([batch.xs, batch.xt]), with_features=True)  # DDP's forward: g and c
     n = len(batch.xs)
     return h, label_loss(logits[:n], batch.ys), n
@@ -80,7 +84,7 @@ def _dann_losses(ddp: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tens
 
 def dann_disjoint(ddp: nn.Module, batch: Batch, lam: float) -> None:
     """Lesson 07's two-pass step: pass 1 reaches only d, pass 2 only g and c (``inputs=``)."""
-    h, loss_c, n = _dann_losses(ddp, batch)
+    h, loss_c, n = dann_forward(ddp, batch)
     d = ddp.module.d
     domain_loss(d(h.detach()), n).backward()
     g_and_c = [*ddp.module.g.parameters(), *ddp.module.c.parameters()]
@@ -89,7 +93,7 @@ def dann_disjoint(ddp: nn.Module, batch: Batch, lam: float) -> None:
 
 def dann_overlapping(ddp: nn.Module, batch: Batch, lam: float) -> None:
     """Lesson 07's 5a, the literal two passes: pass 1 reaches d, pass 2 g, c **and** d again."""
-    h, loss_c, n = _dann_losses(ddp, batch)
+    h, loss_c, n = dann_forward(ddp, batch)
     d = ddp.module.d
     domain_loss(d(h.detach()), n).backward()
     (loss_c - lam * domain_loss(d(h), n)).backward()
@@ -98,7 +102,7 @@ def dann_overlapping(ddp: nn.Module, batch: Batch, lam: float) -> None:
 def dann_first_reaches_all(ddp: nn.Module, batch: Batch, lam: float) -> None:
     """Two passes that are right in one process: pass 1 (c's and d's losses) reaches g, c and d; pass 2
     adds −λ·L_d into g only."""
-    h, loss_c, n = _dann_losses(ddp, batch)
+    h, loss_c, n = dann_forward(ddp, batch)
     d = ddp.module.d
     (loss_c + domain_loss(d(h.detach()), n)).backward(retain_graph=True)  # pass 2 goes through g again
     (-lam * domain_loss(d(h), n)).backward(inputs=list(ddp.module.g.parameters()))
@@ -106,7 +110,7 @@ def dann_first_reaches_all(ddp: nn.Module, batch: Batch, lam: float) -> None:
 
 def dann_one_pass(ddp: nn.Module, batch: Batch, lam: float) -> None:
     """The one-pass step: d once, on reverse_grad(h, λ), one backward."""
-    h, loss_c, n = _dann_losses(ddp, batch)
+    h, loss_c, n = dann_forward(ddp, batch)
     (loss_c + domain_loss(ddp.module.d(reverse_grad(h, lam)), n)).backward()
 
 
@@ -117,6 +121,8 @@ DANN_DDP_STEPS: dict[str, Callable[[nn.Module, Batch, float], None]] = {
     "passes reach disjoint parameters (07's step)": dann_disjoint,
     "one pass (reversal)": dann_one_pass,
 }
+#: DDP options other than the defaults that change the rule's outcomes (lesson 08 shows how).
+DDP_OPTIONS: tuple[str, ...] = ("static_graph", "find_unused_parameters")
 DANN_STEPS, DANN_LAM, DANN_ROWS = 10, 0.5, 32  # training steps, λ, rows of each domain per rank
 
 
@@ -136,14 +142,14 @@ def rank_batches(rank: int, world_size: int, device: torch.device) -> list[Batch
     return [Batch(b.xs[part].to(device), b.ys[part].to(device), b.xt[part].to(device)) for b in full]
 
 
-def train_on_rank(rank: int, world_size: int, step: Callable[[nn.Module, Batch, float], None]
-                  ) -> torch.Tensor:
+def train_on_rank(rank: int, world_size: int, step: Callable[[nn.Module, Batch, float], None],
+                  **ddp_options: bool) -> torch.Tensor:
     """What every rank runs: DDP around lesson 07's model, one step per batch; the final parameters."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     device = rank_device()
     model = make_model(seed=0, device=device)  # the same initial weights on every rank
-    ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None, **ddp_options)
     optimizer = torch.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
     for batch in rank_batches(rank, world_size, device):  # this rank's slice of each batch
         optimizer.zero_grad(set_to_none=True)
@@ -152,13 +158,16 @@ def train_on_rank(rank: int, world_size: int, step: Callable[[nn.Module, Batch, 
     return torch.cat([p.detach().flatten() for p in model.parameters()]).cpu()
 
 
-def dann_reference(world_size: int) -> torch.Tensor:
-    """One process, no DDP: lesson 07's two-pass step on the full batches; the final parameters."""
+def dann_reference(world_size: int, step: Callable[[nn.Module, Batch, float], None] | None = None
+                   ) -> torch.Tensor:
+    """One process, no DDP: ``step`` (by default lesson 07's two-pass step, :func:`dann_disjoint`) on
+    the full batches; the final parameters."""
+    step = dann_disjoint if step is None else step
     model = make_model(seed=0)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     for batch in make_batches(make_domains(n=512, seed=0), DANN_STEPS, DANN_ROWS * world_size, seed=0):
         optimizer.zero_grad(set_to_none=True)
-        dann_disjoint(_Unwrapped(model), batch, DANN_LAM)
+        step(_Unwrapped(model), batch, DANN_LAM)
         optimizer.step()
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
@@ -251,9 +260,12 @@ def at_scale_experiments(rank: int, world_size: int) -> dict[str, dict]:
     from torch.distributed.fsdp import fully_shard
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    out: dict[str, dict] = {"rule": {}, "ddp": {}, "no_sync": {}, "comm_hook": {}, "fsdp": {}}
+    out: dict[str, dict] = {"rule": {}, "ddp": {}, "no_sync": {}, "comm_hook": {}, "fsdp": {},
+                            **{option: {} for option in DDP_OPTIONS}}
     for name, step in DANN_DDP_STEPS.items():
         out["rule"][name] = _outcome(lambda: train_on_rank(rank, world_size, step))
+        for option in DDP_OPTIONS:  # the same step with one non-default DDP option
+            out[option][name] = _outcome(lambda: train_on_rank(rank, world_size, step, **{option: True}))
     problem = ddp_problem(world_size)
     initial = {k: v.clone() for k, v in problem.g.state_dict().items()}
     collectives = _Collectives()
@@ -391,10 +403,12 @@ def compile_ddp_experiments(rank: int, world_size: int) -> dict[str, dict]:
 
 # --- activation checkpointing and mixed precision (lesson 08) ---------------------------------------------
 
-def checkpoint_placements(f: Loss, use_reentrant: bool, hook: Callable[[torch.Tensor], torch.Tensor]
+def checkpoint_placements(f: Loss, use_reentrant: bool, hook: Callable[[torch.Tensor], torch.Tensor],
+                          registered_on: list[torch.Tensor] | None = None
                           ) -> dict[str, Callable[[torch.Tensor, torch.Tensor], None]]:
     """Each method with ``f`` checkpointed (``torch.utils.checkpoint.checkpoint``), and three places for
-    the flip ``hook``: each entry takes ``(x, y)`` and runs the backward."""
+    the flip ``hook``: each entry takes ``(x, y)`` and runs the backward. The hook inside the checkpoint
+    appends each tensor it is registered on to ``registered_on`` (if given)."""
     from torch.utils.checkpoint import checkpoint
 
     def ckpt(fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> torch.Tensor:
@@ -402,6 +416,8 @@ def checkpoint_placements(f: Loss, use_reentrant: bool, hook: Callable[[torch.Te
 
     def f_with_hook_inside(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         x.register_hook(hook)  # runs again when checkpoint recomputes f in backward
+        if registered_on is not None:
+            registered_on.append(x)
         return f(x, y)
 
     def hook_outside(x: torch.Tensor, y: torch.Tensor) -> None:

@@ -64,10 +64,10 @@ from torch.utils.checkpoint import checkpoint
 
 from helpers import (check, collect_grads, expect_error, format_bytes, saved_tensor_bytes,
                      seed_everything, show_source)
-from helpers.at_scale import (DANN_DDP_STEPS, MICRO_BATCHES, Table, amp_gradients,
+from helpers.at_scale import (DANN_DDP_STEPS, DDP_OPTIONS, MICRO_BATCHES, Table, amp_gradients,
                               at_scale_experiments, checkpoint_placements, dann_disjoint,
-                              dann_reference, describe_diff, max_abs_diff, pass_gradients,
-                              seed_reference, train_on_rank)
+                              dann_forward, dann_reference, describe_diff, max_abs_diff,
+                              pass_gradients, seed_reference, train_on_rank)
 from helpers.compute_once import METHODS, make_problem, reverse_grad, run_method
 from helpers.distributed import run_on_ranks
 
@@ -86,11 +86,15 @@ seed_everything(0)
 # %%
 show_source(train_on_rank)
 print()
+show_source(dann_forward)
+print()
 show_source(dann_disjoint)
 
 # %% [markdown]
-# The step goes through the wrapper's forward, `ddp(points, with_features=True)`: that call arms the
-# reducer. On GPUs each rank would use `cuda:LOCAL_RANK` with `device_ids=[LOCAL_RANK]` and the `nccl`
+# As in lesson 07: `g` makes features `h`, `c` classifies labels (loss `L_c`), `d` tells the domains
+# apart (loss `L_d`), λ weighs the reversal. `dann_forward` calls the wrapper, `ddp(…, with_features=True)`:
+# DDP's forward runs `g` and `c` and **arms** the reducer — it now expects one gradient for every
+# parameter. On GPUs each rank would use `cuda:LOCAL_RANK` with `device_ids=[LOCAL_RANK]` and the `nccl`
 # backend (`rank_device` picks it); this notebook runs two CPU processes with `gloo`, and we have not
 # run the GPU path. How the processes are started is in the footnote at the end of this section.
 #
@@ -102,48 +106,59 @@ show_source(dann_disjoint)
 # - **a loud error** when the passes overlap partly: a parameter is marked ready twice;
 # - **right** when they reach disjoint parameters: each gradient arrives once.
 #
-# Three two-pass DANN steps, one of each kind (each right in one process), and the one-pass step, each
-# trained for 10 steps on 2 ranks and compared with one process on the full batches. One launch runs
-# everything this lesson does on the ranks (starting processes takes seconds):
+# Three two-pass DANN steps, one of each kind, and the one-pass step, each trained for 10 steps on
+# 2 ranks. Each entry: do the ranks' weights agree, and their max |Δ| from the same step run in one
+# process on the full batches (`dann_reference`). One launch runs everything this lesson does on the
+# ranks (starting processes takes seconds):
 
 # %%
 WORLD = 2
 ranks = run_on_ranks(at_scale_experiments, WORLD, timeout=120)
-single = dann_reference(WORLD)  # one process, no DDP, lesson 07's two-pass step on the full batches
-rows, errors = [], {}
-for name in DANN_DDP_STEPS:
-    (status, p0), (_, p1) = (ranks[r]["rule"][name] for r in range(WORLD))
+single = {name: dann_reference(WORLD, step) for name, step in DANN_DDP_STEPS.items()}  # no DDP
+
+
+def outcome(setting, name):
+    """'ranks agree?, max |Δ| of the weights vs one process', or the error's type."""
+    (status, p0), (_, p1) = (ranks[r][setting][name] for r in range(WORLD))
     if status == "error":
-        errors[name] = p0
-        rows.append([name, "RuntimeError on every rank", "—", "—"])
-    else:
-        off = max(float((p - single).abs().max()) for p in (p0, p1))
-        agree = float((p0 - p1).abs().max()) < 1e-6
-        rows.append([name, "trains", "yes" if agree else "no", describe_diff(off)])
-Table(["two-pass step (whole model in DDP)", "outcome", "ranks agree?",
-       "max |Δ| of the weights vs one process"], rows)
+        return "RuntimeError"
+    agree = "yes" if float((p0 - p1).abs().max()) < 1e-6 else "no"
+    off = max(float((p - single[name]).abs().max()) for p in (p0, p1))
+    return f"{agree}, {describe_diff(off)}"
+
 
 # %%
-print(errors["passes overlap partly (07's 5a)"].split(". ")[0] + ".")
+Table(["two-pass step (whole model in DDP)", "DDP's defaults", *(f"{o}=True" for o in DDP_OPTIONS)],
+      [[name, *(outcome(s, name) for s in ("rule", *DDP_OPTIONS))] for name in DANN_DDP_STEPS])
+
+# %%
+print(ranks[0]["rule"]["passes overlap partly (07's 5a)"][1].split(". ")[0] + ".")
 
 # %% [markdown]
 # Row 1 is lesson 06's trap at scale: pass 1 (`L_c + L_d(d(h.detach()))`) reaches `g`, `c` and `d`,
 # so the reducer averages it and is done; pass 2 (`−λ·L_d`, into `g` only) stays on each rank, and the
 # copies drift apart without a warning. Row 2 is lesson 07's 5a: pass 1 reaches `d` only, pass 2 reaches
-# `d` again. Row 3 is lesson 07's own step: DDP averages `d`'s gradients from pass 1 and `g`'s and `c`'s
-# from pass 2, and trains exactly like one process. On lesson 06's problem, where pass 1 reaches all of
+# `d` again, which is marked ready twice. Row 3 is lesson 07's own step: DDP averages `d`'s gradients
+# from pass 1 and `g`'s and `c`'s from pass 2, and trains like one process, up to rounding. On lesson 06's problem, where pass 1 reaches all of
 # `g`, rank *r* ends with the mean of `l1`'s gradients plus its own `l2`'s (exercise 08.1; section 2
 # shows it with accumulation).
+#
+# The rule is DDP's default behaviour; each of the last two columns changes one option. With
+# `find_unused_parameters=True` the forward marks every parameter its outputs do not reach as ready at
+# once; `d` runs outside DDP's forward, so its gradient arrives a second time and every step fails, the
+# one-pass step too. With `static_graph=True` (for a graph that is the same in every iteration) the
+# partly overlapping passes train like the same step in one process, and row 1 stays silently wrong.
 #
 # ## 2. The seed's problem at scale: accumulation, communication hooks, FSDP2
 #
 # Lesson 06's problem (`g` wrapped, `f` fixed), every method, from the same launch. **Gradient
 # accumulation**: 4 micro-batches per step, all but the last under `model.no_sync()` (local
 # accumulation, one all-reduce in the last backward). **FSDP2** (`torch.distributed.fsdp.fully_shard`)
-# shards each parameter across the ranks: it all-gathers the parameters before they are used and
-# reduce-scatters the gradients after each backward; we count both collectives (by wrapping
-# `torch.distributed.all_gather_single` and `reduce_scatter_single`, which FSDP2 calls in torch 2.13
-# and 2.14). A **communication hook** (`register_comm_hook`) replaces DDP's all-reduce of a bucket; ours
+# shards each parameter across the ranks, each rank keeping a slice: before the parameters are used it
+# **all-gathers** them (every rank receives every slice), and after each backward it
+# **reduce-scatters** the gradients (averages them across ranks, each rank keeping its slice). We count
+# both in one step, forwards included, by wrapping `torch.distributed.all_gather_single` and
+# `reduce_scatter_single`, which FSDP2 calls in torch 2.13 and 2.14. A **communication hook** (`register_comm_hook`) replaces DDP's all-reduce of a bucket; ours
 # counts its calls. Entries: max |Δ| of either rank's gradients vs one process on the whole batch:
 
 # %%
@@ -192,9 +207,11 @@ for r in range(WORLD):
 
 # %% [markdown]
 # **FSDP2 is right with every method, the two passes included**: its reduce-scatter runs after *each*
-# backward, so nothing stays local. The failure belongs to DDP's reducer, not to data parallelism. The
-# two passes cost FSDP2 a second all-gather (pass 2 needs the parameters again) and a second
-# reduce-scatter; `autograd.grad` + `backward` costs a second all-gather too. A **communication hook**
+# backward, so nothing stays local. The failure belongs to DDP's reducer, not to data parallelism. One
+# all-gather serves both forwards and the backward (FSDP2 keeps the root module's parameters gathered
+# from forward to backward) until a backward ends and frees them. So pass 2 gathers them again, and so
+# does the backward after `autograd.grad` (whose call reached `g`'s outputs and ended like a backward);
+# the two passes also cost a second reduce-scatter. A **communication hook**
 # is called once per bucket per iteration (here one bucket), under the two passes too: it cannot
 # average the second pass, whose gradients never reach it.
 #
@@ -207,8 +224,10 @@ for r in range(WORLD):
 # group whose rendezvous listens on `127.0.0.1` at a free port (gloo's own connections on the loopback
 # interface, via `GLOO_SOCKET_IFNAME`, where there is one), bounds the run by `timeout` seconds,
 # re-raises a failing rank's traceback here, and always stops every process. A spawned process imports
-# the function it runs, so that function lives in `helpers/at_scale.py`. Across machines, `torchrun
-# --nproc-per-node=N` starts the same `train_on_rank` with `nccl` (not run here).
+# the function it runs, so that function lives in `helpers/at_scale.py`. On GPUs, a script started by
+# `torchrun --nproc-per-node=N` would call `dist.init_process_group("nccl")` and then `train_on_rank`,
+# which is written for it (`rank_device`); section 2's experiments build CPU tensors only, and
+# neither has run on GPUs here.
 #
 # ## 3. Activation checkpointing
 #
@@ -221,7 +240,7 @@ for r in range(WORLD):
 # %%
 problem = make_problem(n=64, dim_in=8, dim=16, width=64)
 reference = run_method(METHODS["two-pass"], problem)
-hook_calls = []
+hook_calls, registered = [], []  # the flip's calls; what the hook inside was registered on
 
 
 def counted_flip(grad):
@@ -230,25 +249,33 @@ def counted_flip(grad):
 
 
 # %%
+def placement_entry(run):
+    problem.g.zero_grad(set_to_none=True)
+    hook_calls.clear(), registered.clear()
+    x, y = problem.features()
+    try:
+        run(x, y)
+    except RuntimeError:
+        return "RuntimeError"
+    entry = describe_diff(max_abs_diff(collect_grads(problem.g), reference))
+    if hook_calls:
+        on = ", ".join("x" if t is x else "a copy of x" for t in registered)
+        entry += f"; hook calls: {len(hook_calls)}" + (f", on {on}" if on else "")
+    return entry
+
+
+# %%
 rows = {}
 for reentrant in (False, True):
-    for name, run in checkpoint_placements(problem.f, reentrant, counted_flip).items():
-        problem.g.zero_grad(set_to_none=True)
-        hook_calls.clear()
-        try:
-            run(*problem.features())
-            diff = describe_diff(max_abs_diff(collect_grads(problem.g), reference))
-            calls = f"; hook calls: {len(hook_calls)}" if hook_calls else ""
-            rows.setdefault(name, [name]).append(diff + calls)
-        except RuntimeError:
-            rows.setdefault(name, [name]).append("RuntimeError")
+    for name, run in checkpoint_placements(problem.f, reentrant, counted_flip, registered).items():
+        rows.setdefault(name, [name]).append(placement_entry(run))
 Table(["placement", "use_reentrant=False: max |Δ|", "use_reentrant=True"], list(rows.values()))
 
 # %% [markdown]
 # Inside the checkpoint the hook is registered twice — in the forward and again in the recomputation —
-# and both run: −(−grad) = grad, the flip cancels, silently. (With `use_reentrant=False` both land
-# on the same `x`; the reentrant version recomputes on a detached copy of its inputs, so the second
-# lands on the copy — and cancels the flip all the same.) Register the hook outside, or use the
+# and both run: −(−grad) = grad, the flip cancels, silently. With `use_reentrant=False` both land
+# on `x`; the reentrant version recomputes on a detached copy of its inputs, so the second lands on the
+# copy, whose gradient flows back into `x` — and cancels the flip all the same. Register the hook outside, or use the
 # reversal function inside: it is part of `f`'s computation, recomputed like the rest, and flips once.
 #
 # The reentrant version also refuses `autograd.grad` (and `backward(inputs=...)`). In torch 2.13 and
@@ -279,14 +306,20 @@ def reversal_loss(checkpointed):
 full = saved_tensor_bytes(lambda: reversal_loss(False), exclude=params)
 ckpt = saved_tensor_bytes(lambda: reversal_loss(True), exclude=params)
 print(f"without checkpoint: {format_bytes(full)} | f checkpointed: {format_bytes(ckpt)}"
-      f" ({ckpt / full:.2f} ×)")
+      f" | not saved, recomputed in backward: {format_bytes(full - ckpt)}")
+
+# %% [markdown]
+# Checkpointed, `f` keeps only its inputs; the rest of what it saved is recomputed during backward, at
+# the cost of running `f`'s forward a second time.
 
 # %% [markdown]
 # ## 4. Mixed precision: autocast and GradScaler
 #
 # Under `torch.autocast` the linear layers run in a lower precision (here bfloat16, on the CPU), and a
 # `GradScaler` multiplies the loss by a scale (here 256) before backward, so that small gradients do not
-# round to zero, then `scaler.unscale_(optimizer)` divides the gradients by it. `amp_gradients` runs a
+# round to zero, then `scaler.unscale_(optimizer)` divides the gradients by it. (Scaling protects
+# float16, whose range is small; bfloat16 has float32's range and usually needs no scaler — here it
+# shows what scaling does to hooks and to two passes.) `amp_gradients` runs a
 # method that way — every `f` it evaluates scaled — with a hook on `x` that records what arrives:
 
 # %%
@@ -325,6 +358,8 @@ print("what the hook on x saw, scale 256 vs scale 1: ratios", ratio.unique().tol
 # %% [markdown]
 # ## Summary
 #
+# DDP rows: default options; "—": the row is about two passes only.
+#
 # | setting | two passes | hook on `x` | `autograd.grad` + `backward` | reversal function |
 # |---|---|---|---|---|
 # | DDP, first pass reaches every parameter | **silently wrong** | right | right | right |
@@ -336,7 +371,7 @@ print("what the hook on x saw, scale 256 vs scale 1: ratios", ratio.unique().tol
 # | autocast + GradScaler | right if both losses scaled | right; sees scaled gradients | right | right |
 #
 # DDP all-reduces once per forward, as soon as every parameter it expects has a gradient; one backward
-# per forward is always safe. The reversal function is right in every row: it is part of the
+# per forward is what it is built for. The reversal function is right in every row: it is part of the
 # computation, not a side effect of it.
 
 # %% [markdown]

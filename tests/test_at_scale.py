@@ -50,6 +50,16 @@ def test_lesson_08_launch_shows_the_rule_and_the_cases():
     for name in ("passes reach disjoint parameters (07's step)", "one pass (reversal)"):
         (s0, p0), (s1, p1) = outcome[name]
         assert s0 == "ok" and (p0 - p1).abs().max() < 1e-6 and (p0 - single).abs().max() < 1e-6, name
+    # other DDP options: find_unused_parameters=True fails every step (d runs outside DDP's forward);
+    # static_graph=True makes the overlapping passes right (vs 5a in one process), row 1 stays wrong
+    for name, step in DANN_DDP_STEPS.items():
+        assert all(s == "error" and "ready only once" in v for s, v in
+                   (ranks[r]["find_unused_parameters"][name] for r in range(2))), name
+        (s0, p0), (s1, p1) = (ranks[r]["static_graph"][name] for r in range(2))
+        off = max(float((p - dann_reference(2, step)).abs().max()) for p in (p0, p1))
+        wrong = name == "first pass reaches every parameter"
+        assert s0 == s1 == "ok" and (off > 1e-3) == wrong and ((p0 - p1).abs().max() > 1e-3) == wrong, name
+    assert (dann_reference(2, DANN_DDP_STEPS["passes overlap partly (07's 5a)"]) - single).abs().max() > 1e-3
     one_step, accumulated = seed_reference(2), seed_reference(2, MICRO_BATCHES)
     for name in METHODS:
         wrong = name == "two-pass"
@@ -88,19 +98,24 @@ def test_checkpoint_placements_and_the_cancelling_hook():
     problem = make_problem(n=16, dim_in=4, dim=8, width=16)
     reference = run_method(METHODS["two-pass"], problem)
     for reentrant in (False, True):
-        calls = []
-        placements = checkpoint_placements(problem.f, reentrant, lambda g: (calls.append(1), -g)[1])
+        calls, registered = [], []
+        placements = checkpoint_placements(problem.f, reentrant, lambda g: (calls.append(1), -g)[1], registered)
         for name, run in placements.items():
             problem.g.zero_grad(set_to_none=True)
-            calls.clear()
+            calls.clear(), registered.clear()
+            x, y = problem.features()
             if reentrant and name == "autograd.grad + backward":
                 with pytest.raises(RuntimeError, match="incompatible with .grad()"):
-                    run(*problem.features())
+                    run(x, y)
                 continue
-            run(*problem.features())
+            run(x, y)
             off = max_abs_diff(collect_grads(problem.g), reference)
             assert (off > 1e-3) == (name == "hook inside the checkpoint"), (reentrant, name)
             assert len(calls) == {"hook inside the checkpoint": 2, "hook outside the checkpoint": 1}.get(name, 0)
+            if name == "hook inside the checkpoint":  # the recomputation registers on x, or on a copy
+                assert [t is x for t in registered] == [True, not reentrant], reentrant
+            else:
+                assert registered == []
 
 
 def test_amp_gradients_scale_what_hooks_see():

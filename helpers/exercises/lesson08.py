@@ -2,7 +2,8 @@
 
 08.2 checks what DDP needs without starting processes: one forward of each batch, one evaluation of
 ``f`` (:class:`~helpers.exercises.answers.Counted`), and **one backward pass reaching the parameters**
-(DDP's reducer all-reduces only the first after a forward), counted by a post-accumulate-grad hook.
+(with DDP's default options, once a backward has reached every parameter the reducer has all-reduced,
+and what later backwards add stays local), counted by a post-accumulate-grad hook.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _check_08_1(answer: Any) -> str:
         raise Hint("those are the right numbers for the wrong ranks: rank 0 adds its own l2 (1.0).")
     if close(got, [2.0, 2.0]):
         raise Hint("2.0 is what the ranks *should* get (the mean of 3 and 1); DDP averages only the "
-                   "first backward after a forward.")
+                   "first backward after a forward when it reaches every parameter, as l1's does.")
     if close(got, [3.0, 1.0]):
         raise Hint("that is no averaging at all: DDP does average l1's backward, the first one.")
     if close(got, [3.0, 3.0]):
