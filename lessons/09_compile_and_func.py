@@ -181,9 +181,11 @@ def counting_backend(gm, example_inputs):
 
 # %%
 graphs = []
-logging.getLogger("torch._dynamo.variables.ctx_manager").setLevel(logging.ERROR)  # DDP's profiler span
+# quiet a one-time warning about DDP's profiler span:
+logging.getLogger("torch._dynamo.variables.ctx_manager").setLevel(logging.ERROR)
 problem = small_problem()
-torch.distributed.init_process_group("gloo", store=torch.distributed.HashStore(), rank=0, world_size=1)
+store = torch.distributed.HashStore()  # in memory: no port, no network
+torch.distributed.init_process_group("gloo", store=store, rank=0, world_size=1)
 try:
     for label, module in (("g", problem.g), ("Features(g)", Features(problem.g))):
         torch._dynamo.reset()
