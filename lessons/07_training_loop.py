@@ -197,9 +197,10 @@ print("two-pass vs one-pass, max |Δ| over all steps and parameters < 1e-3:",
 # Training moves the parameters by more than 0.5, and the two trainings stay within 10⁻³ of each other
 # at every step. They differ at all only by float rounding (the one-pass step multiplies by −λ after
 # `d`'s backward, the two-pass step before it): float32 rounds at about 10⁻⁷ per operation, and
-# training carries each step's difference into the next, so the gap grows over the 300 steps, by an
-# amount that depends on the machine's kernels. *Aside:* in float64, where rounding is about 10⁻¹⁶,
-# the same comparison stays below 10⁻¹⁰ —
+# training carries each step's difference into the next, so the gap grows over the 300 steps. How
+# large it ends depends on the CPU's kernels (we measured from 6·10⁻⁶ to a few 10⁻⁴), so the cell
+# prints only the bound. *Aside:* in float64, where rounding is about 10⁻¹⁶, the same comparison
+# stays below 10⁻¹⁰ —
 
 # %%
 in_float64 = {name: run(step, record_params=True, dtype=torch.float64)[1].params

@@ -81,8 +81,9 @@ def small_problem(**options):
 #
 # `torch.compile` turns Python code into graphs (Dynamo) and hands each to a **backend**: `eager` runs
 # the captured graph as it is; `aot_eager` also traces its backward ahead of time with AOTAutograd —
-# the capture `inductor` (the default) uses, without inductor's decompositions
-# (`aot_eager_decomp_partition` adds those) and without code generation. Neither needs a C compiler,
+# the capture `inductor` (the default) uses, but without inductor's *decompositions* (rewriting ops
+# into simpler ones; `aot_eager_decomp_partition` adds them, the optional part shows one) and without
+# code generation. Neither needs a C compiler,
 # so this lesson uses `aot_eager`. Compiling only `f` or only `g` (a module's `.compile()` compiles it in
 # place) and running each method as in lesson 06:
 
@@ -124,7 +125,7 @@ print("max |Δ| vs eager two-pass:",
 # **What to use with `torch.compile`**: compile the model (`g`, `f`) or the loss and call `backward()`
 # outside; the reversal function compiles into the graph with no break. A training step with
 # `backward()` or `autograd.grad` *inside* the compiled function breaks the graph there, and the
-# `autograd.grad` step fails under `aot_eager`: see the optional part at the end.
+# `autograd.grad` step fails (`aot_eager` and `inductor` alike): see the optional part at the end.
 #
 # ## 2. DDP and torch.compile
 #
@@ -147,9 +148,57 @@ Table(["wrapping, method", "graphs compiled", "ranks agree?", "max |Δ| vs one p
 
 # %% [markdown]
 # Compiling changes nothing about the rule: the two passes are as wrong as without compiling (lesson 08:
-# 0.024), the reversal is right. With `torch.compile(DDP(g))` the counting backend received **no graph**
-# in torch 2.13 and 2.14.1: the model ran uncompiled, without an error. Compile the module
-# and wrap it afterwards, `DDP(torch.compile(g))`, and check that something was compiled.
+# 0.024), the reversal is right. But `torch.compile(DDP(g))` compiled **no graph** (torch 2.13 and
+# 2.14.1), without an error: `g` ran uncompiled. The cause is what Dynamo traces, not DDP's reducer.
+# Dynamo breaks the graph inside DDP's `forward` and runs the rest of it eagerly, the call of the
+# module included (DDP's source marks that part to be skipped, "so dynamo only kicks in for the
+# module_to_run underneath"). The frames that start beneath it are compiled as new frames — except
+# those of PyTorch's own code: files under `torch/nn` are on Dynamo's skip list, and `g` is an
+# `nn.Sequential`. A module whose `forward` is your code is compiled. One process shows it, in a
+# one-rank process group kept in memory:
+
+# %%
+import logging
+
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+
+class Features(torch.nn.Module):
+    """`g` inside a module of our own: its `forward` is user code, not torch.nn's."""
+
+    def __init__(self, g):
+        super().__init__()
+        self.g = g
+
+    def forward(self, a):
+        return self.g(a)
+
+
+def counting_backend(gm, example_inputs):
+    graphs.append(gm)
+    return gm.forward  # runs the captured graph as it is
+
+
+# %%
+graphs = []
+# quiet a one-time warning about DDP's profiler span:
+logging.getLogger("torch._dynamo.variables.ctx_manager").setLevel(logging.ERROR)
+problem = small_problem()
+store = torch.distributed.HashStore()  # in memory: no port, no network
+torch.distributed.init_process_group("gloo", store=store, rank=0, world_size=1)
+try:
+    for label, module in (("g", problem.g), ("Features(g)", Features(problem.g))):
+        torch._dynamo.reset()
+        graphs.clear()
+        torch.compile(DDP(module), backend=counting_backend)(problem.a).sum().backward()
+        print(f"compile(DDP({label})): graphs compiled {len(graphs)}, calling {graph_ops(graphs)}")
+finally:
+    torch.distributed.destroy_process_group()
+
+# %% [markdown]
+# So wrap a module of your own in DDP before compiling, or compile the module and wrap it afterwards,
+# `DDP(torch.compile(g))`; either way, check that something was compiled (a counting backend as
+# here, or `torch._dynamo.explain`).
 #
 # ## 3. torch.func
 #
@@ -223,18 +272,19 @@ print("with generate_vmap_rule, vmap(grad):",
 # `torch.autograd.graph.saved_tensors_hooks(pack, unpack)` calls `pack(tensor)` when it is saved and
 # keeps whatever `pack` returns; `unpack` turns that back into a tensor when backward needs it. That
 # is how `saved_tensor_bytes` counts bytes (lesson 03). A `pack` that keeps a bfloat16 copy halves
-# the bytes of float32 tensors — an effect visible on a CPU:
+# the bytes of a float32 tensor — an effect visible on a CPU. It keeps the parameters as they are: the
+# model holds them anyway, so a copy of a weight would add bytes, not save them.
 
 # %%
-problem = small_problem()
-parameters = [*problem.g.parameters(), *problem.f.parameters()]
-weights = {p.untyped_storage().data_ptr() for p in parameters}
-packed = []  # per saved tensor: (is it a parameter's storage?, bytes in, bytes kept)
+packed = []  # per saved tensor: (a parameter?, bytes in, bytes kept)
 
 
 def pack_bf16(tensor):
+    if tensor.untyped_storage().data_ptr() in weights:  # a parameter (or a view of one)
+        packed.append((True, tensor.nbytes, tensor.nbytes))
+        return tensor.dtype, tensor
     stored = tensor.to(torch.bfloat16)
-    packed.append((tensor.untyped_storage().data_ptr() in weights, tensor.nbytes, stored.nbytes))
+    packed.append((False, tensor.nbytes, stored.nbytes))
     return tensor.dtype, stored
 
 
@@ -244,15 +294,17 @@ def unpack_bf16(saved):
 
 
 # %%
-packed.clear()  # the cell can be re-run
-problem.g.zero_grad(set_to_none=True)
+problem = small_problem()
+weights = {p.untyped_storage().data_ptr() for m in (problem.g, problem.f) for p in m.parameters()}
+packed.clear()
 with torch.autograd.graph.saved_tensors_hooks(pack_bf16, unpack_bf16):
     x, y = problem.features()
     loss = problem.f(reverse_grad(x), y)
 loss.backward()
-print("tensors packed:", len(packed), "| of them parameters:", sum(w for w, _, _ in packed))
-print("bytes saved:", format_bytes(sum(b for _, b, _ in packed)), "→ kept:",
-      format_bytes(sum(k for _, _, k in packed)))
+print("tensors packed:", len(packed), "| of them parameters, kept as they are:",
+      sum(w for w, _, _ in packed))
+print("the others: bytes saved", format_bytes(sum(b for w, b, _ in packed if not w)), "→ kept",
+      format_bytes(sum(k for w, _, k in packed if not w)))
 got = collect_grads(problem.g)
 print("max |Δ| vs float32 two-pass:",
       describe_diff(max_abs_diff(got, run_method(METHODS["two-pass"], problem))))
@@ -260,11 +312,18 @@ print("max |Δ| vs float32 two-pass:",
 # %% [markdown]
 # Every saved tensor goes through `pack` — the saved **weights** too — and the gradients differ from
 # float32 by bfloat16 rounding. PyTorch's own `torch.autograd.graph.save_on_cpu()` is such a pair: on a
-# GPU, `pack` copies each saved tensor (weights included) to CPU memory, pinned if `pin_memory=True`,
-# and `unpack` copies it back, trading GPU memory for copies (not run here: no GPU). On the CPU it
-# changes nothing: `tensor.cpu()` of a CPU tensor is the tensor itself. (With `pin_memory=True` on a
-# machine without CUDA it makes an unpinned copy: its source in torch 2.13 pins only where CUDA is
-# available.)
+# GPU, `pack` copies each saved tensor to CPU memory, pinned if `pin_memory=True`, and `unpack` copies
+# it back, trading GPU memory for copies. It copies the weights too, although the model keeps them on
+# the GPU. On a CPU tensor it changes nothing (its `pack_hook`, called directly):
+
+# %%
+on_cpu = torch.autograd.graph.save_on_cpu()
+device_kept, kept = on_cpu.pack_hook(problem.a)
+print("save_on_cpu keeps a CPU tensor itself:", kept is problem.a)
+
+# %% [markdown]
+# (With `pin_memory=True` and no CUDA it makes an unpinned copy: its source in torch 2.13 and 2.14.1
+# pins only where `torch.cuda.is_available()`, for the default `device_type="cuda"`.)
 #
 # ## 5. register_multi_grad_hook cannot flip
 #
@@ -307,7 +366,7 @@ for name, run in (("one backward", lambda x, y: problem.f(x, y).backward()),
 # |---|---|---|---|---|
 # | `torch.compile` of `f` or `g` | right | right | right | right |
 # | compiled loss, `backward()` outside | — | — | — | one graph, no break |
-# | DDP + `torch.compile` (`DDP(compile(g))`) | **silently wrong** | — | — | right |
+# | DDP + `torch.compile` (`DDP(compile(g))`; `compile(DDP(g))` compiles no `nn.Sequential`) | **silently wrong** | — | — | right |
 # | `torch.func.grad` / `vjp` | — | — | `vjp` twin: no gradient for a trainable `f` | works (`setup_context`; `vmap`: `generate_vmap_rule`) |
 # | saved-tensor hooks (bf16 `pack`) | right to bf16 rounding | — | — | right to bf16 rounding |
 #
@@ -394,7 +453,8 @@ print("graphs:", len(hook_graphs),
 # %% [markdown]
 # `inductor` generates C++ on the CPU and compiles it: several seconds per step here, and only where a
 # C compiler exists, so it is off. Set `TRY_INDUCTOR = True` to run two steps with it (each on a fresh
-# problem, so the cell can be re-run at any time; on torch 2.13 we measured the same as `aot_eager`):
+# problem, so the cell can be re-run at any time; with torch 2.13 we measured: the `autograd.grad` step
+# fails as under `aot_eager`, the reversal step is right to float rounding, < 10⁻⁶):
 
 # %%
 TRY_INDUCTOR = False  # needs a C compiler (gcc or clang); slow to compile
@@ -403,6 +463,36 @@ if TRY_INDUCTOR and (shutil.which("gcc") or shutil.which("clang") or shutil.whic
         runs, diff = compiled_step(name, "inductor")
         print(f"inductor, {name} step: runs? {runs}", diff if runs == "yes" else f"({diff})")
 torch._dynamo.reset()
+
+# %% [markdown]
+# What `aot_eager` leaves out: before generating code, inductor *decomposes* many operations into
+# simpler ones. AOTAutograd applies a table of decompositions only if the backend gives it one, as
+# `aot_eager_decomp_partition` gives inductor's. The forward graph of `silu(u).sum()`, as each
+# would receive it:
+
+# %%
+from torch._dynamo.backends.common import aot_autograd
+from torch._inductor.decomposition import select_decomp_table  # inductor's table
+
+
+def forward_ops(**options):
+    """The aten operations of the forward graph AOTAutograd hands to its compiler."""
+    seen = []
+    def record(gm, example_inputs):
+        seen.append([str(node.target) for node in gm.graph.nodes if node.op == "call_function"])
+        return gm
+    torch._dynamo.reset()
+    silu_sum = torch.compile(lambda u: torch.nn.functional.silu(u).sum(),
+                             backend=aot_autograd(fw_compiler=record, **options))
+    silu_sum(torch.ones(3, requires_grad=True))
+    return seen[0]
+
+
+print("as in aot_eager:           ", forward_ops())
+print("with inductor's decompositions:", forward_ops(decompositions=select_decomp_table()))
+
+# %% [markdown]
+# `aot_eager` keeps `silu` whole; with inductor's table it arrives written out as u / (1 + exp(−u)).
 
 # %% [markdown]
 # <a id="exercises" name="exercises"></a>
