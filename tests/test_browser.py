@@ -131,8 +131,17 @@ FOCUS = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell .jp-InputPrompt:visible"
 
 
 def focus_notebook(page) -> None:
-    """Give the shown lesson the keyboard, in command mode."""
-    page.locator(FOCUS).first.click()
+    """Give the shown lesson the keyboard, in command mode. With a dozen kernels running, a page can
+    take long to settle (Playwright waits until the prompt stops moving): bring it to the front and
+    allow a minute, then click even if it has not settled (a prompt holds no link)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.bring_to_front()
+    prompt = page.locator(FOCUS).first
+    try:
+        prompt.click(timeout=60_000)
+    except PlaywrightTimeout:
+        prompt.click(force=True, timeout=10_000)
     page.keyboard.press("Escape")
 
 

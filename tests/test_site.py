@@ -1,4 +1,4 @@
-"""tools/build_site.py: what goes into the site (no MkDocs run here; tests/test_browser.py builds the
+"""tools/build_site.py: what goes into the site (no MkDocs run here; tests/test_browser_site.py builds the
 site and checks it in a browser)."""
 
 import base64

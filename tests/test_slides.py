@@ -1,4 +1,4 @@
-"""tools/build_slides.py: the slide metadata written from a lesson's sections (tests/test_browser.py
+"""tools/build_slides.py: the slide metadata written from a lesson's sections (tests/test_browser_slides.py
 opens the decks and checks that every slide fits 1280x720)."""
 
 import sys
