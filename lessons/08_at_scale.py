@@ -398,5 +398,5 @@ def ddp_step(model, a, b, f):
 check("08.2", ddp_step)
 
 # %% [markdown]
-# Exercise **08.3** (a flip that works under `torch.func.grad`) is in
+# A flip that works under `torch.func.grad` is exercise 09.1, in
 # [lesson 09](09_compile_and_func.ipynb#exercises).

@@ -499,18 +499,8 @@ print("with inductor's decompositions:", forward_ops(decompositions=select_decom
 #
 # ## Exercises
 #
-# **08.3** Write `flip(x)`: the identity in the forward pass, the negated gradient in the backward pass
+# **09.1** Write `flip(x)`: the identity in the forward pass, the negated gradient in the backward pass
 # (of what goes through `flip(x)` only), that works both with `backward()` and under `torch.func.grad`.
-
-# %%
-def flip(x):
-    return None  # your code
-
-
-check("08.3", flip)
-
-# %% [markdown]
-# **09.1** Make it work under `torch.func.vmap(torch.func.grad(...))` too.
 
 # %%
 def flip(x):
@@ -520,9 +510,20 @@ def flip(x):
 check("09.1", flip)
 
 # %% [markdown]
-# **09.2** Write `pack` and `unpack` for `saved_tensors_hooks` that store every saved tensor of more than
+# **09.2** Make it work under `torch.func.vmap(torch.func.grad(...))` too.
+
+# %%
+def flip(x):
+    return None  # your code
+
+
+check("09.2", flip)
+
+# %% [markdown]
+# **09.3** Write `pack` and `unpack` for `saved_tensors_hooks` that store every saved tensor of more than
 # 1,000 elements in bfloat16, keep smaller ones as they are, and give back each tensor in its own
-# dtype (float32 or float64). Answer the pair: `check("09.2", (pack, unpack))`.
+# dtype (float32 or float64). Answer the pair: `check("09.3", (pack, unpack))`. (The size rule is
+# enough here; a real version would also keep parameters as they are, as section 4's does.)
 
 # %%
 def pack(tensor):
@@ -533,4 +534,4 @@ def unpack(packed):
     return None  # your code
 
 
-check("09.2", (pack, unpack))
+check("09.3", (pack, unpack))

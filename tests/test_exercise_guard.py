@@ -31,7 +31,7 @@ class _BackwardRaises(torch.autograd.Function):
 
 
 def test_a_learner_functions_backward_that_raises_is_the_learners_error():
-    feedback = check("08.3", lambda x: _BackwardRaises.apply(x))
+    feedback = check("09.1", lambda x: _BackwardRaises.apply(x))
     assert not feedback.correct
     assert "check itself failed" not in feedback.message
     assert "your code (in backward) raised RuntimeError: backward boom" in feedback.message
@@ -43,7 +43,7 @@ def test_a_learner_hook_that_raises_inside_the_checks_backward_is_the_learners_e
         y.register_hook(lambda g: 1 / 0)
         return y
 
-    feedback = check("08.3", flip)
+    feedback = check("09.1", flip)
     assert "check itself failed" not in feedback.message
     assert "raised ZeroDivisionError" in feedback.message
 
@@ -194,7 +194,7 @@ def test_what_autograd_refuses_from_a_learners_backward_or_hook_is_the_learners_
 
     for answer, words in ((lambda x: _BackwardWrongShape.apply(x), "returned an invalid gradient"),
                           (hook_changes_size, "has changed the size")):
-        feedback = check("08.3", answer)
+        feedback = check("09.1", answer)
         assert "check itself failed" not in feedback.message
         assert "autograd refused what your Function's backward or your hook returned" in feedback.message
         assert words in feedback.message

@@ -8,7 +8,6 @@ import pytest
 import torch
 from exercise_cases import assert_accepted, assert_rejected, cases
 
-from helpers.at_scale import ClassicReverse
 from helpers.compute_once import reverse_grad
 from helpers.exercises import check, solution_function
 
@@ -135,69 +134,12 @@ WRONG_08_2 += [(step_reversal_scaled_by_2, "multiplied by -2, not by −1"),
                (step_hook_scaled_by_2, "multiplied by -2, not by −1")]
 
 
-# --- 08.3 -------------------------------------------------------------------------------------------
-
-class SetupContextFlip(torch.autograd.Function):
-    @staticmethod
-    def forward(x):
-        return x.clone()
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        pass
-
-    @staticmethod
-    def backward(ctx, grad):
-        return -grad
-
-
-def flip_detach_trick(x):
-    return 2 * x.detach() - x  # value x, gradient −1
-
-
-def flip_with_hook(x):
-    """A tensor hook on a view: torch.func.grad runs it too (torch 2.13), so it is a right answer."""
-    x = x.view_as(x)
-    if x.requires_grad:
-        x.register_hook(lambda grad: -grad)
-    return x
-
-
-def flip_hook_on_input(x):
-    """A hook on x itself: it negates every gradient that reaches x, not only the one through flip(x)."""
-    x.register_hook(lambda grad: -grad)
-    return x
-
-
-def flip_hook_on_input_then_copy(x):
-    x.register_hook(lambda grad: -grad)
-    return x.clone()
-
-
-RIGHT_08_3 = [reverse_grad, lambda x: reverse_grad(x, 1.0), SetupContextFlip.apply, flip_detach_trick,
-              flip_with_hook]
-
-
-WRONG_08_3 = [
-    (ClassicReverse.apply, "setup_context"),
-    (lambda x: x, "passes unchanged"),
-    (lambda x: -x, "forward pass"),
-    (lambda x: x.detach(), "cut from the graph"),
-    (lambda x: reverse_grad(x, 2.0), "minus the incoming gradient"),
-    (lambda x: x.tolist(), "must return a tensor"),
-    (lambda x: reverse_grad(x)[:2], "forward pass"),
-    (reverse_grad(torch.ones(2)), "give the function itself"),
-    (flip_hook_on_input, "a hook on x does that"),
-    (flip_hook_on_input_then_copy, "a hook on x does that"),
-]
-
-
-CASES_RIGHT, CASES_WRONG = cases({"08.1": RIGHT_08_1, "08.2": RIGHT_08_2, "08.3": RIGHT_08_3},
-                                 {"08.1": WRONG_08_1, "08.2": WRONG_08_2, "08.3": WRONG_08_3})
+CASES_RIGHT, CASES_WRONG = cases({"08.1": RIGHT_08_1, "08.2": RIGHT_08_2},
+                                 {"08.1": WRONG_08_1, "08.2": WRONG_08_2})
 
 
 def test_counts():
-    for ex in ("08.1", "08.2", "08.3"):
+    for ex in ("08.1", "08.2"):
         assert sum(c[0] == ex for c in CASES_RIGHT) >= 3
         assert sum(c[0] == ex for c in CASES_WRONG) >= 6
 
@@ -213,6 +155,6 @@ def test_wrong_answers_get_their_hint(exercise_id, answer, hint):
     assert_rejected(exercise_id, answer, hint)
 
 
-@pytest.mark.parametrize("exercise_id", ["08.1", "08.2", "08.3"])
+@pytest.mark.parametrize("exercise_id", ["08.1", "08.2"])
 def test_solutions_pass(exercise_id):
     assert check(exercise_id, solution_function(exercise_id)()).correct

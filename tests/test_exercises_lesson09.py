@@ -9,6 +9,62 @@ from helpers.at_scale import ClassicReverse
 from helpers.compute_once import reverse_grad
 from helpers.exercises import check, solution_function
 
+# --- 09.1 -------------------------------------------------------------------------------------------
+
+class SetupContextFlip(torch.autograd.Function):
+    @staticmethod
+    def forward(x):
+        return x.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+def flip_value_trick(x):
+    return 2 * x.detach() - x  # value x, gradient −1
+
+
+def flip_with_hook(x):
+    """A tensor hook on a view: torch.func.grad runs it too (torch 2.13), so it is a right answer."""
+    x = x.view_as(x)
+    if x.requires_grad:
+        x.register_hook(lambda grad: -grad)
+    return x
+
+
+def flip_input_hook(x):
+    """A hook on x itself: it negates every gradient that reaches x, not only the one through flip(x)."""
+    x.register_hook(lambda grad: -grad)
+    return x
+
+
+def flip_input_hook_then_copy(x):
+    x.register_hook(lambda grad: -grad)
+    return x.clone()
+
+
+RIGHT_09_1 = [reverse_grad, lambda x: reverse_grad(x, 1.0), SetupContextFlip.apply, flip_value_trick,
+              flip_with_hook]
+
+
+WRONG_09_1 = [
+    (ClassicReverse.apply, "setup_context"),
+    (lambda x: x, "passes unchanged"),
+    (lambda x: -x, "forward pass"),
+    (lambda x: x.detach(), "cut from the graph"),
+    (lambda x: reverse_grad(x, 2.0), "minus the incoming gradient"),
+    (lambda x: x.tolist(), "must return a tensor"),
+    (lambda x: reverse_grad(x)[:2], "forward pass"),
+    (reverse_grad(torch.ones(2)), "give the function itself"),
+    (flip_input_hook, "a hook on x does that"),
+    (flip_input_hook_then_copy, "a hook on x does that"),
+]
+
 
 def _flip_class(vmap_rule=True, backward=lambda g: -g):
     class Flip(torch.autograd.Function):
@@ -39,8 +95,8 @@ def flip_hook_on_input(x):
     return x.view_as(x)
 
 
-RIGHT_09_1 = [_flip_class(), flip_detach_trick, solution_function("09.1")()]
-WRONG_09_1 = [
+RIGHT_09_2 = [_flip_class(), flip_detach_trick, solution_function("09.2")()]
+WRONG_09_2 = [
     (reverse_grad, "generate_vmap_rule = True"),
     (_flip_class(vmap_rule=False), "generate_vmap_rule = True"),
     (ClassicReverse.apply, "setup_context"),
@@ -65,9 +121,9 @@ def pack_all_bf16(t):
     return t.to(torch.bfloat16), t.dtype
 
 
-RIGHT_09_2 = [solution_function("09.2")(), (pack_large, unpack_large),
+RIGHT_09_3 = [solution_function("09.3")(), (pack_large, unpack_large),
               [lambda t: pack_large(t, torch.float16), unpack_large]]
-WRONG_09_2 = [
+WRONG_09_3 = [
     ((lambda t: t, lambda p: p), "store a tensor of more than 1,000 elements as bfloat16"),
     ((pack_all_bf16, unpack_large), "must come back exactly"),
     ((lambda t: t.to(torch.bfloat16), lambda p: p), "own dtype"),
@@ -82,8 +138,8 @@ WRONG_09_2 = [
 ]
 
 
-CASES_RIGHT, CASES_WRONG = cases({"09.1": RIGHT_09_1, "09.2": RIGHT_09_2},
-                                 {"09.1": WRONG_09_1, "09.2": WRONG_09_2})
+CASES_RIGHT, CASES_WRONG = cases({"09.1": RIGHT_09_1, "09.2": RIGHT_09_2, "09.3": RIGHT_09_3},
+                                 {"09.1": WRONG_09_1, "09.2": WRONG_09_2, "09.3": WRONG_09_3})
 
 
 @pytest.mark.parametrize("exercise_id, answer", CASES_RIGHT, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES_RIGHT)])
@@ -96,12 +152,23 @@ def test_wrong_answers_get_their_hint(exercise_id, answer, hint):
     assert_rejected(exercise_id, answer, hint)
 
 
-def test_09_2_untouched_pair_is_not_answered_yet():
+def test_09_3_untouched_pair_is_not_answered_yet():
     def pack(tensor):
         return None  # your code
 
     def unpack(packed):
         return None  # your code
 
-    feedback = check("09.2", (pack, unpack))
-    assert not feedback.correct and "Not answered yet" in feedback.message
+    feedback = check("09.3", (pack, unpack))
+    assert not feedback.correct and feedback.message.startswith("Not answered yet: write the functions' bodies")
+
+
+def test_counts():
+    for ex in ("09.1", "09.2", "09.3"):
+        assert sum(c[0] == ex for c in CASES_RIGHT) >= 3
+        assert sum(c[0] == ex for c in CASES_WRONG) >= 6
+
+
+@pytest.mark.parametrize("exercise_id", ["09.1", "09.2", "09.3"])
+def test_solutions_pass(exercise_id):
+    assert check(exercise_id, solution_function(exercise_id)()).correct

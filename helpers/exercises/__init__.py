@@ -112,7 +112,8 @@ def check(exercise_id: str, answer: Any) -> Feedback:
     if answer is None and not _untouched_placeholder():
         return Feedback(exercise_id, False, NONE_ANSWER)
     if is_unanswered(answer):
-        what = "write the function's body" if callable(answer) else "replace the `None` with your answer"
+        what = ("write the function's body" if callable(answer) else "write the functions' bodies"
+                if isinstance(answer, (tuple, list)) else "replace the `None` with your answer")
         return Feedback(exercise_id, False, f"Not answered yet: {what} and run the cell again.")
     grad_enabled = torch.is_grad_enabled()
     try:

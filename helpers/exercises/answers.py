@@ -97,7 +97,10 @@ def is_placeholder(answer: Any) -> bool:
 
 
 def is_unanswered(answer: Any) -> bool:
-    """``None``, ``...`` or an untouched placeholder function (:func:`is_placeholder`)."""
+    """``None``, ``...``, an untouched placeholder function (:func:`is_placeholder`), or a pair (tuple
+    or list) of them."""
+    if isinstance(answer, (tuple, list)) and answer:
+        return all(is_placeholder(a) for a in answer)
     return answer is None or answer is Ellipsis or is_placeholder(answer)
 
 

@@ -8,12 +8,57 @@ import torch
 from torch import nn
 
 from helpers.exercises import Hint, exercise
-from helpers.exercises.answers import as_function, build_module, call, close, generator, is_placeholder, learner_code
+from helpers.exercises.answers import as_function, build_module, call, close, generator, learner_code
 
 
-@exercise("09.1", "a gradient flip that works under vmap(grad(...))")
+@exercise("09.1", "a gradient flip that works under torch.func")
 def _check_09_1(answer: Any) -> str:
     flip = as_function(answer, "09.1", "flip")
+    gen = generator()
+    t = torch.randn(5, generator=gen)
+    weights = torch.randn(5, generator=gen) + torch.tensor([2.0, -2.0, 2.0, -2.0, 2.0])  # mixed signs
+    u = t.clone().requires_grad_()
+    out = call(flip, u, what="flip(x)")
+    if not isinstance(out, torch.Tensor):
+        raise Hint(f"flip(x) must return a tensor, got {type(out).__name__}.")
+    if out.shape != t.shape or not close(out.detach(), t):
+        raise Hint("in the forward pass flip(x) must return x's values unchanged.")
+    if not out.requires_grad:
+        raise Hint("flip(x) is cut from the graph (detached?): the gradient must flow, negated.")
+    with torch.enable_grad():
+        (out * weights).sum().backward()
+    if u.grad is None or not close(u.grad, -weights):
+        if u.grad is not None and close(u.grad, weights):
+            raise Hint("with backward(), the gradient passes unchanged: it must be negated.")
+        raise Hint("with backward(), the gradient of flip(x) must be minus the incoming gradient.")
+    # the flip must act on what goes through flip(x) only, not on every gradient reaching x (a hook)
+    other = torch.randn(5, generator=gen) - 2 * torch.sign(weights)  # mostly opposite signs to weights
+    u = t.clone().requires_grad_()
+    with torch.enable_grad():
+        ((call(flip, u, what="flip(x)") * weights).sum() + (u * other).sum()).backward()
+    if u.grad is None or not close(u.grad, other - weights):
+        if u.grad is not None and close(u.grad, -(other + weights)):
+            raise Hint("flip(x) negates every gradient that reaches x, also one that does not go through "
+                       "flip(x) (a hook on x does that): return a new tensor whose backward negates, "
+                       "e.g. with an autograd.Function.")
+        raise Hint("for (flip(x) * w).sum() + (x * w2).sum(), x's gradient must be −w + w2: only the part "
+                   "through flip(x) is negated.")
+    try:
+        g = torch.func.grad(lambda v: (flip(v) * weights).sum())(t)
+    except RuntimeError as exc:
+        if "setup_context" in str(exc):
+            raise Hint("torch.func.grad refuses an autograd.Function with forward(ctx, x): write "
+                       "forward(x) and a separate setup_context (as GradReverse does).") from None
+        raise Hint(f"under torch.func.grad, flip raised RuntimeError: {str(exc).splitlines()[0]}") from None
+    if not close(g, -weights):
+        raise Hint("under torch.func.grad the gradient is not −(incoming gradient), though backward() "
+                   "gives it: use an autograd.Function with setup_context, or reverse_grad.")
+    return "the identity forward, the negated gradient backward, in both worlds."
+
+
+@exercise("09.2", "a gradient flip that works under vmap(grad(...))")
+def _check_09_2(answer: Any) -> str:
+    flip = as_function(answer, "09.2", "flip")
     gen = generator()
     batch = torch.randn(4, 5, generator=gen)
     weights = torch.randn(5, generator=gen) + torch.tensor([2.0, -2.0, 2.0, -2.0, 2.0])  # mixed signs
@@ -66,13 +111,11 @@ def _saved_bytes(packed: Any) -> int:
     return 0
 
 
-@exercise("09.2", "saved-tensor hooks that store large activations in bfloat16")
-def _check_09_2(answer: Any) -> str:
+@exercise("09.3", "saved-tensor hooks that store large activations in bfloat16")
+def _check_09_3(answer: Any) -> str:
     if not (isinstance(answer, (tuple, list)) and len(answer) == 2 and all(callable(a) for a in answer)):
-        raise Hint("give the two functions as a pair: check('09.2', (pack, unpack)).")
+        raise Hint("give the two functions as a pair: check('09.3', (pack, unpack)).")
     pack, unpack = answer
-    if is_placeholder(pack) and is_placeholder(unpack):
-        raise Hint("Not answered yet: write the bodies of pack and unpack and run the cell again.")
     gen = generator()
     for rows, dtype in ((40, torch.float32), (40, torch.float64), (5, torch.float32)):
         t = torch.randn(rows, 50, generator=gen, dtype=dtype)  # 2000 elements, or 250
