@@ -9,62 +9,7 @@ from helpers.at_scale import ClassicReverse
 from helpers.compute_once import reverse_grad
 from helpers.exercises import check, solution_function
 
-# --- 09.1 -------------------------------------------------------------------------------------------
-
-class SetupContextFlip(torch.autograd.Function):
-    @staticmethod
-    def forward(x):
-        return x.clone()
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        pass
-
-    @staticmethod
-    def backward(ctx, grad):
-        return -grad
-
-
-def flip_value_trick(x):
-    return 2 * x.detach() - x  # value x, gradient −1
-
-
-def flip_with_hook(x):
-    """A tensor hook on a view: torch.func.grad runs it too (torch 2.13), so it is a right answer."""
-    x = x.view_as(x)
-    if x.requires_grad:
-        x.register_hook(lambda grad: -grad)
-    return x
-
-
-def flip_input_hook(x):
-    """A hook on x itself: it negates every gradient that reaches x, not only the one through flip(x)."""
-    x.register_hook(lambda grad: -grad)
-    return x
-
-
-def flip_input_hook_then_copy(x):
-    x.register_hook(lambda grad: -grad)
-    return x.clone()
-
-
-RIGHT_09_1 = [reverse_grad, lambda x: reverse_grad(x, 1.0), SetupContextFlip.apply, flip_value_trick,
-              flip_with_hook]
-
-
-WRONG_09_1 = [
-    (ClassicReverse.apply, "setup_context"),
-    (lambda x: x, "passes unchanged"),
-    (lambda x: -x, "forward pass"),
-    (lambda x: x.detach(), "cut from the graph"),
-    (lambda x: reverse_grad(x, 2.0), "minus the incoming gradient"),
-    (lambda x: x.tolist(), "must return a tensor"),
-    (lambda x: reverse_grad(x)[:2], "forward pass"),
-    (reverse_grad(torch.ones(2)), "give the function itself"),
-    (flip_input_hook, "a hook on x does that"),
-    (flip_input_hook_then_copy, "a hook on x does that"),
-]
-
+# --- flips used by 09.1 and 09.2 -------------------------------------------------------------------
 
 def _flip_class(vmap_rule=True, backward=lambda g: -g):
     class Flip(torch.autograd.Function):
@@ -86,7 +31,46 @@ def _flip_class(vmap_rule=True, backward=lambda g: -g):
 
 
 def flip_detach_trick(x):
-    return 2 * x.detach() - x  # value x, gradient −1: plain tensor ops, vmap handles them
+    return 2 * x.detach() - x  # value x, gradient −1: plain tensor ops, so vmap handles them too
+
+
+# --- 09.1 -------------------------------------------------------------------------------------------
+
+def flip_with_hook(x):
+    """A tensor hook on a view: torch.func.grad runs it too (torch 2.13), so it is a right answer."""
+    x = x.view_as(x)
+    if x.requires_grad:
+        x.register_hook(lambda grad: -grad)
+    return x
+
+
+def flip_input_hook(x):
+    """A hook on x itself: it negates every gradient that reaches x, not only the one through flip(x)."""
+    x.register_hook(lambda grad: -grad)
+    return x
+
+
+def flip_input_hook_then_copy(x):
+    x.register_hook(lambda grad: -grad)
+    return x.clone()
+
+
+RIGHT_09_1 = [reverse_grad, lambda x: reverse_grad(x, 1.0), _flip_class(vmap_rule=False), flip_detach_trick,
+              flip_with_hook]
+
+
+WRONG_09_1 = [
+    (ClassicReverse.apply, "setup_context"),
+    (lambda x: x, "passes unchanged"),
+    (lambda x: -x, "forward pass"),
+    (lambda x: x.detach(), "cut from the graph"),
+    (lambda x: reverse_grad(x, 2.0), "minus the incoming gradient"),
+    (lambda x: x.tolist(), "must return a tensor"),
+    (lambda x: reverse_grad(x)[:2], "forward pass"),
+    (reverse_grad(torch.ones(2)), "give the function itself"),
+    (flip_input_hook, "a hook on x does that"),
+    (flip_input_hook_then_copy, "a hook on x does that"),
+]
 
 
 def flip_hook_on_input(x):
