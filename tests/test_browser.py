@@ -139,9 +139,9 @@ def focus_notebook(page) -> None:
     page.bring_to_front()
     prompt = page.locator(FOCUS).first
     try:
-        prompt.click(timeout=60_000)
+        prompt.click(timeout=60_000, no_wait_after=True)  # a prompt holds no link: see run_all
     except PlaywrightTimeout:
-        prompt.click(force=True, timeout=10_000)
+        prompt.click(force=True, timeout=10_000, no_wait_after=True)
     page.keyboard.press("Escape")
 
 
@@ -193,11 +193,18 @@ def open_unmodified(pages: dict, notebooks: list[Path], repo: Path) -> dict[str,
 
 
 def run_all(page) -> None:
-    """Run All Cells from the menu, watching that the run starts."""
+    """Run All Cells from the menu, watching that the run starts.
+
+    The clicks do not wait for Playwright's after-click step (``no_wait_after``): a round trip to the
+    page's renderer and a wait for any navigation the click began. None of these clicks navigates,
+    and with eleven kernels already running on two cores that step alone once took over 10 s for the
+    last lesson opened (CI: "click action done - waiting for scheduled navigations to finish", then a
+    timeout), although the click had been delivered. What each click must do is checked instead: the
+    menu opens (the next click waits for its item), and the run starts (``ran``, from WATCH_RUN_JS)."""
     page.evaluate(WATCH_RUN_JS)
     focus_notebook(page)
-    page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=10_000)
-    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=10_000)
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=30_000, no_wait_after=True)
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=30_000, no_wait_after=True)
 
 
 @pytest.fixture(scope="module")
