@@ -10,6 +10,7 @@ except in CI (``CI`` set).
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pytest
@@ -39,8 +40,13 @@ SLIDES_JS = """() => {
         problems.push(`slide ${n + 1}: a line is cut (${el.textContent.slice(0, 40)})`);
       if (el.tagName === 'IMG' && !(el.complete && el.naturalWidth > 0))
         problems.push(`slide ${n + 1}: picture not loaded`);
+      else if (el.tagName === 'IMG' && r.width < 0.6 * el.naturalWidth)  // r: on screen, the fit included
+        problems.push(`slide ${n + 1}: picture shown at ${(r.width / el.naturalWidth).toFixed(2)} of its size`);
     }
     if (!s.textContent.trim()) problems.push(`slide ${n + 1}: empty`);
+    const shown = [...s.querySelectorAll('p, li, td, pre, img')].filter(
+      el => !el.closest('aside.notes') && el.getBoundingClientRect().width > 0);
+    if (!shown.length) problems.push(`slide ${n + 1}: only a heading`);
   });
   return {count: slides.length, problems};
 }""" % {"W": 1280, "H": 720}
@@ -48,7 +54,9 @@ SLIDES_JS = """() => {
 
 def test_every_slide_deck_renders_and_every_slide_fits_1280x720(site, browser):
     """The decks as the site serves them (the same files as artifacts/slides/): reveal.js from beside
-    them, one slide per section, nothing outside 1280×720 and no line cut."""
+    them, one slide per section (every ``## `` heading, also one below an anchor or a paragraph in its
+    cell), nothing outside 1280×720, no line cut, every picture shown at 0.6 of its size or more, and
+    every slide showing something under its heading."""
     sys.path.insert(0, str(ROOT / "tools"))
     import build_slides
 
@@ -62,9 +70,9 @@ def test_every_slide_deck_renders_and_every_slide_fits_1280x720(site, browser):
         page.goto(f"{site}/slides/{stem}.slides.html", wait_until="load")
         page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=10_000)
         state = page.evaluate(SLIDES_JS)
-        sections = sum(c["cell_type"] == "markdown" and c["source"].startswith("## ") if isinstance(c["source"], str)
-                       else "".join(c["source"]).startswith("## ")
-                       for c in json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text())["cells"])
+        sections = sum(len(re.findall(r"(?m)^## ", "".join(c["source"])))  # a heading on any line of a cell
+                       for c in json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text())["cells"]
+                       if c["cell_type"] == "markdown")
         if state["count"] != sections + 1:
             problems.append(f"{stem}: {state['count']} slides for {sections} sections and a title")
         problems += [f"{stem}: {p}" for p in state["problems"]]

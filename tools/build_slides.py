@@ -6,13 +6,17 @@ writes *slide metadata* (``cell.metadata.slideshow.slide_type``, the metadata nb
 read) into a copy of it, ``artifacts/slides/NN_name.ipynb``:
 
 * the title cell becomes the title slide (the lesson's first sentence under it);
-* every section (``## …`` heading) becomes one slide: its heading and its *key sentence* (the first
-  sentence of the section's text) are split off into a cell of their own (``slide``), the rest of the
-  section's text becomes speaker notes (``notes``);
+* every section (a ``## …`` heading, also one that follows an anchor or a paragraph in its cell: the
+  cell is cut before it) becomes one slide: its heading and its *key sentence* (the first sentence of
+  the section's text; where the section opens with a table or a list, as a Summary does, that block,
+  a long table cut to its first rows) are split off into a cell of their own (``slide``), the rest of
+  the section's text becomes speaker notes (``notes``);
 * the section's code cell that proves the claim is shown on the slide with its output (``-``): the
-  first one with a picture, else the first with an output that fits, else the first short one; a text
-  output longer than the slide has room for is cut, with a line saying how many lines follow in the
-  notebook;
+  first one with a picture, else the first with an output that fits, else (on a slide without text
+  only) the first short one; a text output longer than the slide has room for is cut, with a line
+  saying how many lines follow in the notebook; a picture is placed beside the code, under it, or
+  beside everything from the top of the slide, whichever shows it largest (``layout_picture``);
+* an Exercises slide lists the exercises (number and first sentence), not the answer cells;
 * every other cell is ``skip``.
 
 nbconvert's reveal.js exporter (``SlidesExporter``) then writes ``artifacts/slides/NN_name.slides.html``
@@ -31,10 +35,13 @@ pinned jupyterlab-rise extension), Run All, then the RISE button (or Alt+R).
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import importlib.util
+import math
 import re
 import shutil
+import struct
 import sys
 import time
 from pathlib import Path
@@ -50,9 +57,18 @@ WIDTH, HEIGHT = 1280, 720
 MAX_CODE_LINES = 16
 MAX_TEXT_LINES = 24
 #: Longest output line shown whole (longer ones are cut, with an ellipsis).
-MAX_LINE_CHARS = 118
+MAX_LINE_CHARS = 145
 #: Longest code line shown in the normal type size (longer: smaller type, ``slide-wide``).
 MAX_CODE_CHARS = 120
+#: Exercises listed on an Exercises slide: each one's first sentence, cut at this many characters.
+MAX_EXERCISE_CHARS = 190
+#: A table or list that opens a section (a Summary's table, say) is shown on its slide up to this many lines.
+MAX_BLOCK_LINES = 12
+#: What the layout of a slide with a picture reckons with (px at 1280x720, the CSS below): room left
+#: for the heading and key sentence, and how much of a line of code (monospace) takes.
+HEADING_CHARS, HEADING_PX = 58, 50
+SENTENCE_CHARS, SENTENCE_PX = 88, 34
+CODE_CHAR_PX, CODE_LINE_PX, GAP_PX = 8.5, 18, 16
 
 _BADGE = re.compile(r"^\[!\[[^\]]*\]\([^)]*\)\]\([^)]*\)\s*$", re.M)
 
@@ -70,14 +86,22 @@ CSS = """
   margin: 0; font-size: 15px !important; line-height: 1.25 !important; }
 .reveal .jp-OutputArea-output pre {
   font-size: 14px !important; line-height: 1.25 !important; white-space: pre; margin: 0; }
-.reveal .jp-RenderedImage img { max-height: 470px; max-width: 100%; width: auto; height: auto; }
+.reveal .jp-RenderedImage img { max-width: 100%; height: auto; }  /* its width: set by the build */
 .reveal .celltag_slide-wide .jp-InputArea-editor pre { font-size: 12px !important; }
 .reveal .celltag_slide-stacked { display: block !important; }
-.reveal .celltag_slide-stacked .jp-RenderedImage img { max-height: 250px; }
-/* code beside its picture */
+/* code beside its picture (the build gives the picture's column its width: layout_css) */
 .reveal .jp-CodeCell:has(img) {
   display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; align-items: start; }
-.reveal .jp-CodeCell:has(img) .highlight pre { font-size: 14px; }
+.reveal .jp-CodeCell:has(img) .highlight pre { font-size: 14px !important; }
+/* a tall picture beside heading, text and code, from the top of the slide (layout_css) */
+.reveal .slides section:has(> [class*="celltag_slide-tall-"]) > .jp-MarkdownCell { grid-column: 1; grid-row: 1; }
+.reveal [class*="celltag_slide-tall-"] { display: contents !important; }
+.reveal [class*="celltag_slide-tall-"] > .jp-Cell-inputWrapper { grid-column: 1; grid-row: 2; align-self: start; }
+.reveal [class*="celltag_slide-tall-"] > .jp-Cell-outputWrapper { grid-column: 2; grid-row: 1 / 3; }
+.reveal table { font-size: 18px; border-collapse: collapse; }
+.reveal th, .reveal td { padding: 3px 10px; border-bottom: 1px solid #ccc; vertical-align: top; }
+.reveal ul { margin: 0 0 12px 1.2em; }
+.reveal li { margin: 0 0 8px; line-height: 1.3; }
 """
 
 
@@ -94,17 +118,162 @@ def lesson_stems(readme: str | None = None) -> list[str]:
     return stems
 
 
+_ANCHOR = re.compile(r"^\s*<a\s+(?:id|name)=[^>]*>\s*</a>\s*$")
+_BLOCK = re.compile(r"(\||```|[-*+] |\d+\. |>|<)")  # a table, code, a list, a quote or HTML: no sentence
+
+
+def heading_of(text: str) -> str | None:
+    """The ``## …`` heading a markdown text opens with (anchor and blank lines before it allowed)."""
+    for line in text.splitlines():
+        if line.strip() and not _ANCHOR.match(line):
+            return line if line.startswith("## ") else None
+    return None
+
+
+def split_at_headings(cells: list) -> list:
+    """The cells with every markdown cell cut before each ``## `` heading that is not its first line
+    (outside code fences), so that every section starts a cell of its own; anchor lines just above a
+    heading (``<a id="…"></a>``, the sections' link targets) go with it."""
+    out = []
+    for cell in cells:
+        lines = cell.source.splitlines() if cell.cell_type == "markdown" else []
+        starts, fenced = [], False
+        for k, line in enumerate(lines):
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            elif not fenced and line.startswith("## "):
+                j = k
+                while j > 0 and (_ANCHOR.match(lines[j - 1]) or not lines[j - 1].strip()):
+                    j -= 1
+                if j > 0:
+                    starts.append(j)
+        if not starts:
+            out.append(cell)
+            continue
+        for a, b in zip([0, *starts], [*starts, len(lines)]):
+            part = "\n".join(lines[a:b]).strip("\n")
+            if part.strip():
+                piece = copy.deepcopy(cell)
+                piece.source = part
+                out.append(piece)
+    return out
+
+
 def key_sentence(text: str) -> tuple[str, str]:
-    """The first sentence of a markdown text (after its heading lines), and the rest."""
-    body = "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip()
+    """The first sentence of a markdown text (after its heading and anchor lines), and the rest."""
+    body = "\n".join(line for line in text.splitlines()
+                     if not line.startswith("#") and not _ANCHOR.match(line)).strip()
     first = body.split("\n\n", 1)[0]
-    if first.lstrip().startswith(("|", "```", "-", "*", ">", "<")):  # a table, code or list: no sentence
+    if _BLOCK.match(first.lstrip()):
         return "", body
     flat = " ".join(first.split())
     parts = re.split(r"(?<=[.!?])\s+(?=[A-Z(`*\[])", flat, maxsplit=1)
     sentence = parts[0]
     rest = (parts[1] if len(parts) > 1 else "") + ("\n\n" + body.split("\n\n", 1)[1] if "\n\n" in body else "")
     return sentence, rest.strip()
+
+
+def slide_text(text: str) -> tuple[str, str]:
+    """What a section's slide shows under its heading, and the rest (its speaker notes): the key
+    sentence, or, where the section opens with a table or a list (a Summary), that block if it has at
+    most ``MAX_BLOCK_LINES`` lines."""
+    sentence, rest = key_sentence(text)
+    if sentence:
+        return sentence, rest
+    block, _, after = rest.partition("\n\n")
+    lines = block.splitlines()
+    if block.lstrip().startswith("|") and len(lines) > MAX_BLOCK_LINES:  # a long table: its first rows
+        more = len(lines) - MAX_BLOCK_LINES
+        return "\n".join(lines[:MAX_BLOCK_LINES]) + f"\n\n*… {more} more rows in the notebook*", rest
+    if block.lstrip().startswith(("|", "- ", "* ", "+ ")) or re.match(r"\d+\. ", block.lstrip()):
+        if len(lines) <= MAX_BLOCK_LINES:
+            return block, after.strip()
+    return "", rest
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word before ``limit`` characters, never inside inline code."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    if cut.count("`") % 2:  # an inline code span left open: cut before it
+        cut = cut[:cut.rindex("`")].rstrip()
+    return cut.rstrip(",;:") + " …"
+
+
+def exercise_list(cells: list) -> str:
+    """An Exercises slide's list: each exercise's number and first sentence, from the section's text."""
+    items = []
+    for cell in cells:
+        if cell.cell_type != "markdown":
+            continue
+        for paragraph in cell.source.split("\n\n"):
+            m = re.match(r"\*\*(\d\d\.\d)\*\*\s+(.*)", paragraph.strip(), re.S)
+            if m:
+                sentence = key_sentence(m[2])[0] or " ".join(m[2].split())
+                items.append(f"- **{m[1]}** {_shorten(sentence, MAX_EXERCISE_CHARS)}")
+    return "\n".join(items)
+
+
+def png_size(data: str) -> tuple[int, int]:
+    """Width and height of a base64 PNG, from its header."""
+    raw = base64.b64decode("".join(data.split())[:44])
+    if raw[:8] != b"\x89PNG\r\n\x1a\n" or raw[12:16] != b"IHDR":
+        raise ValueError("not a PNG")
+    return struct.unpack(">II", raw[16:24])
+
+
+def _rows(text: str, per_row: int) -> int:
+    return sum(max(1, math.ceil(len(line) / per_row)) for line in text.splitlines() if line.strip())
+
+
+def layout_picture(cell, heading: str, shown: str) -> float:
+    """Lay out a shown cell's picture as it shows largest, and set its width (output metadata, which
+    nbconvert writes into the ``img``); returns its scale. Three layouts, the room of each reckoned
+    from the lengths of the heading, the text and the code (``HEADING_*``, ``SENTENCE_*``, ``CODE_*``):
+
+    * ``beside``: under the heading and text, the code and, right of it, the picture;
+    * ``stacked``: under the heading and text, the code and, under it, the picture (a wide picture);
+    * ``tall``: heading, text and code in a left column, the picture right of them from the top of
+      the slide to its bottom (a tall picture).
+    """
+    output = next(o for o in cell.outputs if "image/png" in o.get("data", {}))
+    width, height = png_size(output.data["image/png"])
+    code = cell.source.splitlines() or [""]
+    code_w, code_h = CODE_CHAR_PX * max(map(len, code)) + 24, CODE_LINE_PX * len(code) + 24
+    inner_w, inner_h = WIDTH - 24, HEIGHT - 64
+
+    def text_h(column: float) -> float:
+        return (HEADING_PX * _rows(heading, int(column * HEADING_CHARS / inner_w))
+                + SENTENCE_PX * _rows(shown, int(column * SENTENCE_CHARS / inner_w)))
+
+    free = inner_h - text_h(inner_w)
+    scales = {"beside": min(1.0, (inner_w - GAP_PX - code_w) / width, free / height),
+              "stacked": min(1.0, inner_w / width, (free - GAP_PX - code_h) / height)}
+    tall = min(1.0, (inner_w - GAP_PX - code_w) / width, (HEIGHT - 40) / height)
+    if text_h(inner_w - GAP_PX - width * tall) + code_h <= inner_h:  # the left column holds the rest
+        scales["tall"] = tall
+    layout = max(scales, key=scales.get)
+    shown_w = max(1, int(width * scales[layout]))
+    cell.metadata.setdefault("tags", []).append(f"slide-{layout}" + ("" if layout == "stacked" else f"-{shown_w}"))
+    output.setdefault("metadata", {}).setdefault("image/png", {})["width"] = shown_w
+    return scales[layout]
+
+
+def layout_css(nb: nbformat.NotebookNode) -> str:
+    """The grid columns of an annotated lesson's slides that show a picture beside the code or the
+    whole slide (``layout_picture``): one rule per picture width."""
+    rules = []
+    for tag in sorted({t for c in nb.cells for t in c.metadata.get("tags", [])
+                       if re.fullmatch(r"slide-(beside|tall)-\d+", t)}):
+        w = int(tag.rsplit("-", 1)[1])
+        if tag.startswith("slide-beside-"):
+            rules.append(f".reveal .jp-CodeCell.celltag_{tag} {{ grid-template-columns: minmax(0, 1fr) {w}px; }}")
+        else:
+            rules.append(f".reveal .slides section:has(> .celltag_{tag}) {{ display: grid !important; "
+                         f"grid-template-columns: minmax(0, 1fr) {w}px; grid-template-rows: auto 1fr; "
+                         f"column-gap: {GAP_PX}px; }}")
+    return "\n".join(rules) + "\n"
 
 
 def _text_lines(output) -> int:
@@ -131,8 +300,9 @@ def _code_lines(cell) -> int:
     return len(slide_code(cell.source).splitlines())
 
 
-def choose_code_cell(cells: list) -> int | None:
-    """Index (in ``cells``) of the code cell a section's slide shows."""
+def choose_code_cell(cells: list, has_text: bool = False) -> int | None:
+    """Index (in ``cells``) of the code cell a section's slide shows; a cell without output (imports,
+    say) only on a slide with no text of its own."""
     code = [(i, c) for i, c in enumerate(cells) if c.cell_type == "code" and c.source.strip()]
     fits = [(i, c) for i, c in code if _code_lines(c) <= MAX_CODE_LINES and not any(
         o.get("output_type") == "error" for o in c.get("outputs", []))]
@@ -146,7 +316,7 @@ def choose_code_cell(cells: list) -> int | None:
     for i, c in fits:
         if c.get("outputs"):
             return i
-    return fits[0][0] if fits else None
+    return fits[0][0] if fits and not has_text else None
 
 
 def _cut(text: str, room: int) -> str:
@@ -200,35 +370,51 @@ def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of a lesson with slide metadata: one slide per section (see the module's docstring)."""
     nb = copy.deepcopy(nb)
     sections: list[list] = [[]]
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and re.match(r"^## ", cell.source):
+    for cell in split_at_headings(nb.cells):
+        if cell.cell_type == "markdown" and heading_of(cell.source):
             sections.append([])
         sections[-1].append(cell)
     out = []
     for number, cells in enumerate(sections):
         if not cells:
             continue
-        first = cells[0]
+        first, shown_text = cells[0], ""
+        heading = ""
         if first.cell_type == "markdown":
             text = _BADGE.sub("", first.source).strip()
-            heading = next((line for line in text.splitlines() if line.startswith("#")), "")
-            sentence, rest = key_sentence(text)
-            head = nbformat.v4.new_markdown_cell(f"{heading}\n\n{sentence}".strip())
+            lines = text.splitlines()
+            anchors = "".join(line.strip() for line in lines if _ANCHOR.match(line))  # link targets
+            heading = next((line for line in lines if line.startswith("#")), "")
+            exercises = number > 0 and re.match(r"## Exercises\b", heading)
+            if exercises:  # the exercises themselves, not the answer cells
+                intro, _ = key_sentence(text)
+                shown_text = "\n\n".join(part for part in (
+                    "" if re.match(r"\*\*\d\d\.\d\*\*", intro) else intro, exercise_list(cells)) if part)
+                rest = "\n".join(line for line in lines if not line.startswith("#") and not _ANCHOR.match(line))
+            else:
+                shown_text, rest = slide_text(text)
+                if not shown_text and len(cells) > 1 and cells[1].cell_type == "markdown":
+                    shown_text, more = slide_text(cells[1].source)  # the text is in the next cell
+                    if shown_text:
+                        rest = "\n\n".join(part for part in (rest, more) if part.strip())
+                        cells = [first, *cells[2:]]
+            head = nbformat.v4.new_markdown_cell("\n\n".join(p for p in (anchors, heading, shown_text) if p))
             out.append(_slide(head, "slide"))
-            if rest:
-                out.append(_slide(nbformat.v4.new_markdown_cell(rest), "notes"))
+            if rest.strip():
+                out.append(_slide(nbformat.v4.new_markdown_cell(rest.strip()), "notes"))
             cells = cells[1:]
-        shown = choose_code_cell(cells) if number > 0 else None
+        else:
+            exercises = False
+        shown = choose_code_cell(cells, bool(shown_text)) if number > 0 and not exercises else None
         for i, cell in enumerate(cells):
             if i == shown:
                 cell.source = slide_code(cell.source)
                 fit_outputs(cell)
                 widest = max(map(len, cell.source.splitlines() or [""]))
-                tags = cell.metadata.setdefault("tags", [])
                 if widest > MAX_CODE_CHARS:  # smaller type
-                    tags.append("slide-wide")
-                if _has_picture(cell) and (widest > MAX_CODE_CHARS // 2 or _code_lines(cell) > 8):
-                    tags.append("slide-stacked")  # the picture under the code, not beside it
+                    cell.metadata.setdefault("tags", []).append("slide-wide")
+                if _has_picture(cell):
+                    layout_picture(cell, heading, shown_text)
                 out.append(_slide(cell, "-"))
             elif cell.cell_type == "markdown":
                 out.append(_slide(cell, "notes"))
@@ -282,7 +468,7 @@ def build(out: Path = OUT, stems: list[str] | None = None) -> list[Path]:
             continue  # a README row whose notebook is not built yet
         nb = annotate(nbformat.read(source, as_version=4))
         nbformat.write(nb, out / f"{stem}.ipynb")
-        body, _ = slides.from_notebook_node(nb, resources={"workshop_css": CSS,
+        body, _ = slides.from_notebook_node(nb, resources={"workshop_css": CSS + layout_css(nb),
                                                            "metadata": {"name": stem}})
         deck = out / f"{stem}.slides.html"
         deck.write_text(body, encoding="utf-8")
