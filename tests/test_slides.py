@@ -142,6 +142,8 @@ def test_a_picture_is_laid_out_where_it_shows_largest():
     assert tags == ["slide-stacked"] and width == int(1200 * scale) and scale > 0.95
     scale, tags, width = shown(300, 300)  # small: beside the code, as it is
     assert tags == ["slide-beside-300"] and scale == 1.0 and width == 300
+    scale, tags, width = shown(5000, 40)  # wider than the slide: no room beside it, scaled to the width
+    assert tags == ["slide-stacked"] and width == int(5000 * scale) <= build_slides.WIDTH
     assert build_slides.png_size(png(7, 5)) == (7, 5)
     css = build_slides.layout_css(nbformat.v4.new_notebook(cells=[code("a", metadata={"tags": ["slide-beside-300"]})]))
     assert "celltag_slide-beside-300 { grid-template-columns: minmax(0, 1fr) 300px; }" in css

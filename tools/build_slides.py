@@ -224,6 +224,8 @@ def png_size(data: str) -> tuple[int, int]:
 
 
 def _rows(text: str, per_row: int) -> int:
+    """Rows that ``text`` takes with ``per_row`` characters a row (at least 1)."""
+    per_row = max(1, per_row)
     return sum(max(1, math.ceil(len(line) / per_row)) for line in text.splitlines() if line.strip())
 
 
