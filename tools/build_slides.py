@@ -60,10 +60,10 @@ MAX_TEXT_LINES = 24
 MAX_LINE_CHARS = 145
 #: Longest code line shown in the normal type size (longer: smaller type, ``slide-wide``).
 MAX_CODE_CHARS = 120
-#: Exercises listed on an Exercises slide: each one's first sentence, cut at this many characters.
-MAX_EXERCISE_CHARS = 190
+#: Exercises listed on an Exercises slide: each one's task (exercise_task), cut at this many characters.
+MAX_EXERCISE_CHARS = 260
 #: A table or list that opens a section (a Summary's table, say) is shown on its slide up to this many lines.
-MAX_BLOCK_LINES = 12
+MAX_BLOCK_LINES = 16
 #: What the layout of a slide with a picture reckons with (px at 1280x720, the CSS below): room left
 #: for the heading and key sentence, and how much of a line of code (monospace) takes.
 HEADING_CHARS, HEADING_PX = 58, 50
@@ -167,7 +167,12 @@ def key_sentence(text: str) -> tuple[str, str]:
     if _BLOCK.match(first.lstrip()):
         return "", body
     flat = " ".join(first.split())
-    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z(`*\[])", flat, maxsplit=1)
+    parts = [flat]
+    for m in re.finditer(r"(?<=[.!?])\s+(?=[A-Z(`*\[])", flat):  # not inside **bold** or `code`
+        head = flat[:m.start()]
+        if head.count("**") % 2 == 0 and head.count("`") % 2 == 0:
+            parts = [head, flat[m.end():]]
+            break
     sentence = parts[0]
     rest = (parts[1] if len(parts) > 1 else "") + ("\n\n" + body.split("\n\n", 1)[1] if "\n\n" in body else "")
     return sentence, rest.strip()
@@ -178,6 +183,12 @@ def slide_text(text: str) -> tuple[str, str]:
     sentence, or, where the section opens with a table or a list (a Summary), that block if it has at
     most ``MAX_BLOCK_LINES`` lines."""
     sentence, rest = key_sentence(text)
+    if sentence and heading_of(text) == "## Summary":  # a Summary's table matters more than its caption
+        body = "\n".join(line for line in text.splitlines() if not line.startswith("#") and not _ANCHOR.match(line))
+        table = next((b for b in body.split("\n\n") if b.lstrip().startswith("|")), None)
+        if table:
+            shown, _ = slide_text(table)
+            return shown, body.strip()
     if sentence:
         return sentence, rest
     block, _, after = rest.partition("\n\n")
@@ -201,6 +212,23 @@ def _shorten(text: str, limit: int) -> str:
     return cut.rstrip(",;:") + " …"
 
 
+_ASKS = re.compile(r"(Write|Give|Make|Implement|Name|Diagnose|Compute|Use|Find|Answer|Work)\b|.*\?$")
+
+
+def exercise_task(text: str) -> str:
+    """An exercise's sentences up to the one that asks (a question, or one that starts with an
+    imperative: Write, Give, …), at most four."""
+    taken, rest = [], text
+    while rest and len(taken) < 4:
+        sentence, rest = key_sentence(rest)
+        if not sentence:
+            break
+        taken.append(sentence)
+        if _ASKS.match(sentence):
+            break
+    return " ".join(taken) or " ".join(text.split())
+
+
 def exercise_list(cells: list) -> str:
     """An Exercises slide's list: each exercise's number and first sentence, from the section's text."""
     items = []
@@ -210,8 +238,7 @@ def exercise_list(cells: list) -> str:
         for paragraph in cell.source.split("\n\n"):
             m = re.match(r"\*\*(\d\d\.\d)\*\*\s+(.*)", paragraph.strip(), re.S)
             if m:
-                sentence = key_sentence(m[2])[0] or " ".join(m[2].split())
-                items.append(f"- **{m[1]}** {_shorten(sentence, MAX_EXERCISE_CHARS)}")
+                items.append(f"- **{m[1]}** {_shorten(exercise_task(m[2]), MAX_EXERCISE_CHARS)}")
     return "\n".join(items)
 
 
@@ -252,7 +279,7 @@ def layout_picture(cell, heading: str, shown: str) -> float:
     free = inner_h - text_h(inner_w)
     scales = {"beside": min(1.0, (inner_w - GAP_PX - code_w) / width, free / height),
               "stacked": min(1.0, inner_w / width, (free - GAP_PX - code_h) / height)}
-    tall = min(1.0, (inner_w - GAP_PX - code_w) / width, (HEIGHT - 40) / height)
+    tall = min(1.0, (inner_w - GAP_PX - code_w) / width, (HEIGHT - 70) / height)  # arrows at the bottom
     if text_h(inner_w - GAP_PX - width * tall) + code_h <= inner_h:  # the left column holds the rest
         scales["tall"] = tall
     layout = max(scales, key=scales.get)
