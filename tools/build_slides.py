@@ -16,7 +16,7 @@ read) into a copy of it, ``artifacts/slides/NN_name.ipynb``:
   only) the first short one; a text output longer than the slide has room for is cut, with a line
   saying how many lines follow in the notebook; a picture is placed beside the code, under it, or
   beside everything from the top of the slide, whichever shows it largest (``layout_picture``);
-* an Exercises slide lists the exercises (number and first sentence), not the answer cells;
+* an Exercises slide lists the exercises (number and task: ``exercise_task``), not the answer cells;
 * every other cell is ``skip``.
 
 nbconvert's reveal.js exporter (``SlidesExporter``) then writes ``artifacts/slides/NN_name.slides.html``
