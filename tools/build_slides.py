@@ -159,10 +159,14 @@ def split_at_headings(cells: list) -> list:
     return out
 
 
+def _body(text: str) -> str:
+    """A markdown text without its heading and anchor lines."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#") and not _ANCHOR.match(line)).strip()
+
+
 def key_sentence(text: str) -> tuple[str, str]:
     """The first sentence of a markdown text (after its heading and anchor lines), and the rest."""
-    body = "\n".join(line for line in text.splitlines()
-                     if not line.startswith("#") and not _ANCHOR.match(line)).strip()
+    body = _body(text)
     first = body.split("\n\n", 1)[0]
     if _BLOCK.match(first.lstrip()):
         return "", body
@@ -184,11 +188,11 @@ def slide_text(text: str) -> tuple[str, str]:
     most ``MAX_BLOCK_LINES`` lines."""
     sentence, rest = key_sentence(text)
     if sentence and heading_of(text) == "## Summary":  # a Summary's table matters more than its caption
-        body = "\n".join(line for line in text.splitlines() if not line.startswith("#") and not _ANCHOR.match(line))
+        body = _body(text)
         table = next((b for b in body.split("\n\n") if b.lstrip().startswith("|")), None)
         if table:
             shown, _ = slide_text(table)
-            return shown, body.strip()
+            return shown, body
     if sentence:
         return sentence, rest
     block, _, after = rest.partition("\n\n")
@@ -407,19 +411,18 @@ def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for number, cells in enumerate(sections):
         if not cells:
             continue
-        first, shown_text = cells[0], ""
-        heading = ""
+        first, heading, shown_text, exercises = cells[0], "", "", False
         if first.cell_type == "markdown":
             text = _BADGE.sub("", first.source).strip()
             lines = text.splitlines()
             anchors = "".join(line.strip() for line in lines if _ANCHOR.match(line))  # link targets
             heading = next((line for line in lines if line.startswith("#")), "")
-            exercises = number > 0 and re.match(r"## Exercises\b", heading)
+            exercises = number > 0 and bool(re.match(r"## Exercises\b", heading))
             if exercises:  # the exercises themselves, not the answer cells
                 intro, _ = key_sentence(text)
                 shown_text = "\n\n".join(part for part in (
                     "" if re.match(r"\*\*\d\d\.\d\*\*", intro) else intro, exercise_list(cells)) if part)
-                rest = "\n".join(line for line in lines if not line.startswith("#") and not _ANCHOR.match(line))
+                rest = _body(text)
             else:
                 shown_text, rest = slide_text(text)
                 if not shown_text and len(cells) > 1 and cells[1].cell_type == "markdown":
@@ -432,8 +435,6 @@ def annotate(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             if rest.strip():
                 out.append(_slide(nbformat.v4.new_markdown_cell(rest.strip()), "notes"))
             cells = cells[1:]
-        else:
-            exercises = False
         shown = choose_code_cell(cells, bool(shown_text)) if number > 0 and not exercises else None
         for i, cell in enumerate(cells):
             if i == shown:
